@@ -1,0 +1,238 @@
+"""The cone sweep engine: one jitted, seed-vmapped program per array shape.
+
+For one seed the program draws the inputs, then runs depth as a ``lax.scan``
+over layers; in each layer it draws the shared base weights once, applies every
+group of variants (``network.block_apply``) and measures ``stats.cone_stats``.
+Seeds are a vmapped axis of typed keys, chunked to bound memory and sharded over
+devices when there are several. Scales, biases and activation parameters are
+arrays, so a new sigma grid of the same size reuses the compiled program.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gaplab import activations, inits, inputs as inputs_mod, network, stats
+from gaplab.config import ConeConfig, Variant
+
+STAT_KEYS = tuple(stats.SCALARS) + ("hist",)
+TRACES = {"count": 0}  # bumped each time the per-seed program is traced
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+  """The static structure of one compiled program."""
+  groups: tuple[tuple[str, str], ...]  # (activation, init family) per group
+  block: str
+  depth: int
+  width: int
+  input_dim: int
+  n_samples: int
+  inputs: str  # "gaussian" | "uniform" | "array"
+  n_bins: int
+  pair_block: int
+  pairwise: bool
+  dtype: str
+  precision: str
+
+
+def _precision(name):
+  return jax.lax.Precision.HIGHEST if name == "highest" else jax.lax.Precision.DEFAULT
+
+
+def variant_scales(cfg: ConeConfig, v: Variant, width: int, fan_in: int) -> dict:
+  """Scales of one variant at a layer whose first map has ``fan_in``."""
+  w1, bn1, bu1 = inits.scales(v.init, v.sigma_w, v.sigma_b, cfg.bias, fan_in, width)
+  fi2 = network.second_map_fan_in(cfg.block, v.activation, fan_in, width)
+  w2 = bn2 = bu2 = 0.0
+  if fi2 is not None:
+    w2, bn2, bu2 = inits.scales(v.init, v.sigma_w, v.sigma_b, cfg.bias, fi2, width)
+  return dict(w1=w1, bn1=bn1, bu1=bu1, w2=w2, bn2=bn2, bu2=bu2)
+
+
+def group_variants(variants) -> dict[tuple[str, str], list[Variant]]:
+  groups: dict[tuple[str, str], list[Variant]] = {}
+  for v in variants:
+    groups.setdefault((v.activation, inits.get(v.init).family), []).append(v)
+  return groups
+
+
+def group_params(cfg, groups, width, input_dim, dtype):
+  """Per group: {"act": (V,), "first": {w1..bu2: (V,)}, "rest": {...}}."""
+  out = []
+  for vs in groups.values():
+    arr = lambda xs: jnp.asarray(np.array(xs, np.float64), dtype)
+    first = [variant_scales(cfg, v, width, input_dim) for v in vs]
+    rest = [variant_scales(cfg, v, width, width) for v in vs]
+    out.append({
+        "act": arr([0.0 if math.isnan(v.act_param) else v.act_param for v in vs]),
+        "first": {k: arr([s[k] for s in first]) for k in network.MAP_KEYS},
+        "rest": {k: arr([s[k] for s in rest]) for k in network.MAP_KEYS},
+    })
+  return out
+
+
+def _seed_program(key, x_user, params, plan: Plan):
+  """All statistics of one seed: dict of (V_total, depth + 1[, n_bins])."""
+  TRACES["count"] += 1
+  dtype = jnp.dtype(plan.dtype)
+  prec = _precision(plan.precision)
+  kin, kw = network.seed_keys(key)
+  if plan.inputs == "array":
+    x = x_user.astype(dtype)
+  else:
+    x = inputs_mod.generate(kin, plan.inputs, plan.n_samples, plan.input_dim, dtype)
+  measure = jax.vmap(functools.partial(
+      stats.cone_stats, n_bins=plan.n_bins, block=plan.pair_block,
+      pairwise=plan.pairwise, precision=prec))
+
+  def layer(hs, layer_idx, which):
+    bases = network.LayerBases(network.layer_key(kw, layer_idx), dtype)
+    new = tuple(
+        network.block_apply(h, bases, dict(p[which], act=p["act"]),
+                            activation=act, family=fam, block=plan.block,
+                            width=plan.width, precision=prec)
+        for h, p, (act, fam) in zip(hs, params, plan.groups))
+    return new, tuple(measure(h) for h in new)
+
+  s0 = stats.cone_stats(x, n_bins=plan.n_bins, block=plan.pair_block,
+                        pairwise=plan.pairwise, precision=prec)
+  hs, s1 = layer((x,) * len(plan.groups), 1, "first")
+  _, srest = jax.lax.scan(lambda c, l: layer(c, l, "rest"), hs,
+                          jnp.arange(2, plan.depth + 1))
+  out = {}
+  for k in STAT_KEYS:
+    per_group = []
+    for g, p in enumerate(params):
+      v = p["act"].shape[0]
+      first = jnp.broadcast_to(s0[k], (v,) + s0[k].shape)[:, None]
+      rest = jnp.moveaxis(srest[g][k], 0, 1)  # (V, depth - 1, ...)
+      per_group.append(jnp.concatenate([first, s1[g][k][:, None], rest], axis=1))
+    out[k] = jnp.concatenate(per_group, axis=0)
+  return out
+
+
+@functools.lru_cache(maxsize=32)
+def compiled(plan: Plan):
+  """The jitted program for ``plan``: (keys (S,), x_user, params) -> stats."""
+  f = functools.partial(_seed_program, plan=plan)
+  return jax.jit(jax.vmap(f, in_axes=(0, None, None)))
+
+
+def seed_keys(cfg: ConeConfig):
+  """Typed keys of the sweep's seeds: fold_in(key(cfg.seed), i), i < cfg.seeds."""
+  base = jax.random.key(cfg.seed)
+  return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(cfg.seeds))
+
+
+def auto_seed_chunk(cfg: ConeConfig, n_variants: int, width: int, n: int,
+                    budget_bytes: float = 2 * 2**30) -> int:
+  """Seeds per call so that live arrays stay within ``budget_bytes``."""
+  item = jnp.dtype(cfg.dtype).itemsize
+  per_seed = item * n_variants * n * max(width, cfg.input_dim) * 8
+  if cfg.pairwise:
+    b = min(cfg.pair_block, n)
+    nb = -(-n // b)
+    per_seed += item * n_variants * b * b * (nb // 2 + 1) * 4
+  return int(max(1, min(cfg.seeds, budget_bytes // per_seed)))
+
+
+def _shard(keys):
+  devices = jax.devices()
+  if len(devices) < 2 or keys.shape[0] % len(devices):
+    return keys
+  mesh = jax.sharding.Mesh(np.array(devices), ("seed",))
+  spec = jax.sharding.PartitionSpec("seed")
+  return jax.device_put(keys, jax.sharding.NamedSharding(mesh, spec))
+
+
+@dataclasses.dataclass
+class SweepOutput:
+  """Arrays with axes (width, variant, seed, layer[, bin]) and their coordinates."""
+  config: ConeConfig
+  arrays: dict
+  variants: list
+  input_dim: int
+  n_samples: int
+  seed_chunk: int
+  seconds: float
+
+
+def run(cfg: ConeConfig) -> SweepOutput:
+  """Validates ``cfg`` and runs the whole sweep."""
+  cfg.validate()
+  t0 = time.perf_counter()
+  x_user = cfg.load_inputs()
+  n, d_in = x_user.shape if x_user is not None else (cfg.n_samples, cfg.input_dim)
+  dtype = jnp.dtype(cfg.dtype)
+  variants = cfg.variants()
+  groups = group_variants(variants)
+  order = [v.index for vs in groups.values() for v in vs]
+  inverse = np.argsort(order)  # group-major rows -> variant order
+  keys = seed_keys(cfg)
+  ndev = len(jax.devices())
+  x_arg = None if x_user is None else jnp.asarray(x_user, dtype)
+  per_width = []
+  chunk = 0
+  for width in cfg.widths:
+    chunk = cfg.seed_chunk or auto_seed_chunk(cfg, len(variants), width, n)
+    chunk = -(-chunk // ndev) * ndev if ndev > 1 else chunk
+    plan = Plan(groups=tuple(groups), block=cfg.block, depth=cfg.depth,
+                width=width, input_dim=d_in, n_samples=n,
+                inputs="array" if x_user is not None else cfg.inputs,
+                n_bins=cfg.n_bins, pair_block=cfg.pair_block,
+                pairwise=cfg.pairwise, dtype=cfg.dtype, precision=cfg.precision)
+    fn = compiled(plan)
+    params = group_params(cfg, groups, width, d_in, dtype)
+    parts = []
+    for start in range(0, cfg.seeds, chunk):
+      ks = keys[start:start + chunk]
+      real = ks.shape[0]
+      if real < chunk:  # pad with copies so the compiled shape is reused
+        ks = jnp.concatenate([ks, jnp.repeat(ks[-1:], chunk - real, axis=0)])
+      out = fn(_shard(ks), x_arg, params)
+      parts.append({k: np.asarray(v)[:real] for k, v in out.items()})
+    # (seed, V, layer, ...) -> (V, seed, layer, ...), rows in variant order
+    per_width.append({k: np.swapaxes(np.concatenate([p[k] for p in parts]), 0, 1)[inverse]
+                      for k in STAT_KEYS})
+  arrays = {k: np.stack([w[k] for w in per_width]) for k in STAT_KEYS}
+  return SweepOutput(cfg, arrays, variants, d_in, n, chunk,
+                     time.perf_counter() - t0)
+
+
+def explicit_weights(cfg: ConeConfig, variant: Variant, seed_index: int,
+                     layer: int, width: int, input_dim: int):
+  """The (W, b) pairs the engine uses for one variant, seed and layer, as
+  float64 NumPy arrays (for reference implementations and tests)."""
+  key = seed_keys(cfg)[seed_index]
+  _, kw = network.seed_keys(key)
+  bases = network.LayerBases(network.layer_key(kw, layer), jnp.dtype(cfg.dtype))
+  fan_in = input_dim if layer == 1 else width
+  s = variant_scales(cfg, variant, width, fan_in)
+  family = inits.get(variant.init).family
+  fi2 = network.second_map_fan_in(cfg.block, variant.activation, fan_in, width)
+  maps = []
+  for which, fi in ((1, fan_in), (2, fi2)):
+    if fi is None:
+      continue
+    w = np.asarray(bases.weight(family, which, fi, width), np.float64)
+    bn, bu = (np.asarray(b, np.float64) for b in bases.bias(which, width))
+    maps.append((s[f"w{which}"] * w, s[f"bn{which}"] * bn + s[f"bu{which}"] * bu))
+  return maps
+
+
+def explicit_inputs(cfg: ConeConfig, seed_index: int):
+  """The inputs the engine feeds seed ``seed_index``, as a float64 array."""
+  x_user = cfg.load_inputs()
+  if x_user is not None:
+    return np.asarray(np.asarray(x_user, cfg.dtype), np.float64)
+  kin, _ = network.seed_keys(seed_keys(cfg)[seed_index])
+  x = inputs_mod.generate(kin, cfg.inputs, cfg.n_samples, cfg.input_dim,
+                          jnp.dtype(cfg.dtype))
+  return np.asarray(x, np.float64)
