@@ -1,0 +1,16 @@
+"""gaplab: a JAX simulation and theory lab for the modality gap."""
+__version__ = "0.1.0"
+
+from gaplab._errors import ConfigError
+from gaplab import activations, inits
+from gaplab.config import ConeConfig, Variant
+from gaplab.engine import run as run_cone, SweepOutput
+from gaplab.stats import cone_stats, unit_rows
+from gaplab.results import load_run, save_run
+from gaplab.bands import mean_band, t_quantile
+
+__all__ = [
+    "ConfigError", "ConeConfig", "Variant", "SweepOutput", "activations",
+    "inits", "run_cone", "cone_stats", "unit_rows", "load_run", "save_run",
+    "mean_band", "t_quantile",
+]

@@ -1,0 +1,4 @@
+"""Paper-figure experiments, one per file; ``gaplab reproduce`` runs them in
+this order. Installed as ``gaplab.simulations``."""
+
+EXPERIMENTS = ("cone_depth",)

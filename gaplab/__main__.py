@@ -1,0 +1,5 @@
+import sys
+
+from gaplab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,209 @@
+"""The ``gaplab`` command line. Bad input: one line on stderr, exit status 2."""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from gaplab._errors import ConfigError
+from gaplab.config import BLOCKS, DTYPES, INPUT_KINDS, PRECISIONS, ConeConfig
+
+# config field -> the flag a user types, where it is not --field-with-dashes
+FLAGS = {"widths": "--width", "bias": "--no-bias", "pairwise": "--no-pairwise"}
+
+
+def flag(field: str) -> str:
+  return FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+class Parser(argparse.ArgumentParser):
+  """argparse with one-line errors (no usage block) and exit status 2."""
+
+  def error(self, message):
+    self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _list(kind, what):
+  def parse(text):
+    out = []
+    for item in text.split(","):
+      item = item.strip()
+      try:
+        value = kind(item)
+      except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {what}, got {text!r}") from None
+      if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected finite {what}, got {item!r}")
+      out.append(value)
+    return tuple(out)
+  return parse
+
+
+def _names(text):
+  return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _help_defaults(p):
+  for a in p._actions:
+    if isinstance(a, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+      continue  # their help says what the default is
+    if a.help and a.default not in (None, argparse.SUPPRESS) and "%(default)" not in a.help:
+      d = a.default
+      shown = ",".join(str(x) for x in d) if isinstance(d, tuple) else d
+      a.help += f" (default: {shown})"
+
+
+def add_cone_options(p: argparse.ArgumentParser, defaults: ConeConfig):
+  from gaplab import activations, inits
+  d = defaults
+  g = p.add_argument_group("network")
+  g.add_argument("--activations", type=_names, default=d.activations,
+                 help="comma-separated; 'name:param' sets leaky_relu's slope or "
+                 f"elu's alpha. One of: {', '.join(activations.NAMES)}")
+  g.add_argument("--inits", type=_names, default=d.inits,
+                 help=f"initialisation schemes, comma-separated: {', '.join(inits.NAMES)}")
+  g.add_argument("--sigma-w", type=_list(float, "numbers >= 0"), default=d.sigma_w,
+                 help="weight gain(s); for gaussian W ~ N(0, sigma_w^2/fan_in)")
+  g.add_argument("--sigma-b", type=_list(float, "numbers >= 0"), default=d.sigma_b,
+                 help="bias std(s), absolute (never rescaled with width); the "
+                 "paper's is 1/sqrt(512)")
+  g.add_argument("--no-bias", dest="bias", action="store_false",
+                 help="set all biases to zero (default: biases on)")
+  g.add_argument("--block", choices=BLOCKS, default=d.block,
+                 help="order inside a layer")
+  g.add_argument("--depth", type=int, default=d.depth, help="number of layers L")
+  g.add_argument("--width", dest="widths", type=_list(int, "integers"),
+                 default=d.widths, help="hidden width(s), comma-separated")
+  g = p.add_argument_group("inputs and seeds")
+  g.add_argument("--inputs", default=d.inputs,
+                 help=f"{' or '.join(INPUT_KINDS)} noise drawn per seed "
+                 "(uniform is U(-1,1)), or a .npy file of shape (N, d)")
+  g.add_argument("--n-samples", type=int, default=d.n_samples,
+                 help="N, number of generated inputs")
+  g.add_argument("--input-dim", type=int, default=d.input_dim,
+                 help="d, dimension of generated inputs")
+  g.add_argument("--seeds", type=int, default=d.seeds, help="number of seeds")
+  g.add_argument("--seed", type=int, default=d.seed,
+                 help="base seed; seed i uses fold_in(key(seed), i)")
+  g = p.add_argument_group("statistics and numerics")
+  g.add_argument("--no-pairwise", dest="pairwise", action="store_false",
+                 help="skip pairwise min/max cosine and the histogram "
+                 "(default: computed, in blocks)")
+  g.add_argument("--n-bins", type=int, default=d.n_bins,
+                 help="cosine histogram bins on [-1, 1]")
+  g.add_argument("--pair-block", type=int, default=d.pair_block,
+                 help="rows per block for pairwise statistics")
+  g.add_argument("--seed-chunk", type=int, default=d.seed_chunk,
+                 help="seeds per compiled call; 0 picks one from memory")
+  g.add_argument("--precision", choices=PRECISIONS, default=d.precision,
+                 help="matmul precision")
+  g.add_argument("--dtype", choices=DTYPES, default=d.dtype,
+                 help="float64 turns on 64-bit JAX")
+
+
+def config_from_args(a) -> ConeConfig:
+  fields = ConeConfig.__dataclass_fields__
+  return ConeConfig(**{k: getattr(a, k) for k in fields if hasattr(a, k)})
+
+
+def build_parser() -> Parser:
+  from gaplab import plotting
+  p = Parser(prog="gaplab", description="JAX simulation and theory lab for the "
+             "modality gap of contrastive models.")
+  sub = p.add_subparsers(dest="command", required=True, parser_class=Parser,
+                         metavar="COMMAND")
+
+  c = sub.add_parser("cone", help="run a cone-effect sweep of random networks",
+                     description="Measure the cone effect over a grid of "
+                     "activation x init x sigma_w x sigma_b x width x seed, for "
+                     "every layer 0..L.")
+  add_cone_options(c, ConeConfig())
+  c.add_argument("--out", default="runs/cone", help="new run directory")
+  c.add_argument("--overwrite", action="store_true",
+                 help="replace an existing run directory (default: refuse)")
+
+  pl = sub.add_parser("plot", help="draw figures from a saved run")
+  psub = pl.add_subparsers(dest="what", required=True, parser_class=Parser,
+                           metavar="WHAT")
+  pc = psub.add_parser("cone", help="Fig 2b analogue from a cone run",
+                       description="Mean and 95%% band over seeds per layer, one "
+                       "line per variant, 1/pi reference line; PNG and PDF.")
+  pc.add_argument("run", help="run directory written by 'gaplab cone'")
+  pc.add_argument("--stat", choices=tuple(plotting.CONE_STATS), default="mean_cos",
+                  help="mean_cos: distinct pairs; mean_cos_diag: the paper's "
+                  "convention, diagonal included")
+  pc.add_argument("--out", default=None, help="output folder (default: RUN/figures)")
+
+  r = sub.add_parser("reproduce", help="run the paper-figure experiments",
+                     description="Run every registered paper-figure experiment, "
+                     "write figures and REPORT.md next to the paper's numbers.")
+  r.add_argument("--quick", action="store_true",
+                 help="small sizes: a few minutes on a 2-core CPU (default: full sizes)")
+  r.add_argument("--out", default=None,
+                 help="output folder (default: figures, or figures/quick with --quick)")
+  r.add_argument("--only", type=_names, default=None,
+                 help="comma-separated experiment names (default: all)")
+  r.add_argument("--overwrite", action="store_true",
+                 help="replace existing results and figures in --out (default: refuse)")
+
+  b = sub.add_parser("bench", help="benchmarks (timings, never tests)")
+  bsub = b.add_subparsers(dest="what", required=True, parser_class=Parser,
+                          metavar="WHAT")
+  bc = bsub.add_parser("cone", help="engine vs a NumPy reference vs GEMM rate",
+                       description="Time the engine on the Fig 2b preset (cold and "
+                       "warm), a plain NumPy float32 reference of the paper's "
+                       "notebook, and this machine's float32 GEMM rate.")
+  bc.add_argument("--quick", action="store_true",
+                  help="2 seeds instead of the preset's 10 (default: off)")
+  bc.add_argument("--repeats", type=int, default=3, help="warm repeats (best kept)")
+  bc.add_argument("--reference-seeds", type=int, default=None,
+                  help="seeds the NumPy reference runs (default: all)")
+  bc.add_argument("--out", default=None, help="also write the results as JSON here")
+  for q in (c, pc, r, bc):
+    _help_defaults(q)
+  return p
+
+
+def _cmd_cone(a):
+  from gaplab import cone
+  if a.dtype == "float64":
+    import jax
+    jax.config.update("jax_enable_x64", True)
+  cfg = config_from_args(a)
+  path = cone.run_and_save(cfg, a.out, overwrite=a.overwrite)
+  print(f"wrote {path}")
+
+
+def _cmd_plot(a):
+  from gaplab import plotting
+  for p in plotting.plot_cone(a.run, a.out, stat=a.stat):
+    print(f"wrote {p}")
+
+
+def _cmd_reproduce(a):
+  from gaplab import reproduce
+  reproduce.main(quick=a.quick, out=a.out, only=a.only, overwrite=a.overwrite)
+
+
+def _cmd_bench(a):
+  from gaplab import bench
+  bench.cone(quick=a.quick, repeats=a.repeats, reference_seeds=a.reference_seeds,
+             out=a.out)
+
+
+def main(argv=None) -> int:
+  p = build_parser()
+  a = p.parse_args(argv)
+  try:
+    {"cone": _cmd_cone, "plot": _cmd_plot, "reproduce": _cmd_reproduce,
+     "bench": _cmd_bench}[a.command](a)
+  except ConfigError as e:
+    prog = f"gaplab {a.command}"
+    print(f"{prog}: error: argument {flag(e.field)}: {e.message}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
