@@ -9,7 +9,8 @@ from gaplab._errors import ConfigError
 from gaplab.config import BLOCKS, DTYPES, INPUT_KINDS, PRECISIONS, ConeConfig
 
 # config field -> the flag a user types, where it is not --field-with-dashes
-FLAGS = {"widths": "--width", "bias": "--no-bias", "pairwise": "--no-pairwise"}
+FLAGS = {"widths": "--width", "bias": "--no-bias", "pairwise": "--no-pairwise",
+         "run": "RUN"}
 
 
 def flag(field: str) -> str:

@@ -39,7 +39,8 @@ def write_report(out: str, quick: bool) -> str:
 
 
 def main(*, quick: bool = False, out: str | None = None, only=None,
-         overwrite: bool = False) -> None:
+         overwrite: bool = False, size: str | None = None) -> None:
+  """Runs the experiments; ``size`` (full, quick, tiny) overrides ``quick``."""
   exps = experiments()
   names = list(only) if only else list(exps)
   for n in names:
@@ -48,7 +49,7 @@ def main(*, quick: bool = False, out: str | None = None, only=None,
                         f"{', '.join(exps)}, got {n!r}")
   out = out or os.path.join("figures", "quick" if quick else "")
   out = out.rstrip("/") or "."
-  size = "quick" if quick else "full"
+  size = size or ("quick" if quick else "full")
   # refuse before any work if something would be replaced
   for n in names:
     results.check_writable(os.path.join(out, "data", n), overwrite)

@@ -1,0 +1,47 @@
+"""Results do not depend on the number of devices or on 64-bit mode.
+
+Each check runs a fresh process, because the device count and x64 are fixed
+when JAX starts.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from gaplab import engine
+from gaplab.config import ConeConfig
+
+CFG = dict(activations=("relu", "tanh"), depth=3, widths=(8,), input_dim=5,
+           n_samples=12, seeds=4, n_bins=10)
+SCRIPT = """
+import json, sys
+import jax
+from gaplab import engine
+from gaplab.config import ConeConfig
+out = engine.run(ConeConfig(**{k: tuple(v) if isinstance(v, list) else v
+                               for k, v in json.loads(sys.argv[1]).items()}))
+print(json.dumps({"devices": len(jax.devices()),
+                  "x64": bool(jax.config.jax_enable_x64),
+                  "mean_cos": out.arrays["mean_cos"].tolist(),
+                  "hist": out.arrays["hist"].tolist()}))
+"""
+
+
+def _fresh(env_extra):
+  env = dict(os.environ, **env_extra)
+  env.pop("JAX_ENABLE_X64", None)
+  p = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(CFG)], env=env,
+                     capture_output=True, text=True, check=True)
+  return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def test_two_devices_and_no_x64_give_identical_numbers():
+  here = engine.run(ConeConfig(**CFG))  # this process: 1 device, x64 on
+  two = _fresh({"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+  assert two["devices"] == 2 and not two["x64"]
+  # seeds are sharded over the two devices; float32 numbers must not change
+  np.testing.assert_array_equal(np.array(two["mean_cos"], np.float32),
+                                here.arrays["mean_cos"])
+  np.testing.assert_array_equal(np.array(two["hist"]), here.arrays["hist"])
