@@ -50,15 +50,19 @@ def hist_edges(n_bins: int):
 
 
 def unit_rows(x):
-  """(u, |x|^2): rows scaled to unit length, overflow-safe.
+  """(u, |x|^2, ok): rows scaled to unit length, overflow-safe.
 
-  Dividing by the row's max |x| first keeps |x|^2 finite for huge rows. Zero or
-  non-finite rows give NaN in ``u``: their cosines are undefined.
+  Dividing by the row's max |x| first keeps the normalisation finite for huge
+  and tiny rows (|x|^2 itself may still overflow; it is only reported, as
+  ``q``). ``ok`` marks rows that are finite and nonzero; the others give NaN
+  in ``u``: their cosines are undefined.
   """
   s = jnp.max(jnp.abs(x), axis=-1, keepdims=True)
+  ok = jnp.isfinite(s) & (s > 0)
   x1 = x / s
   n = jnp.sqrt(jnp.sum(x1 * x1, axis=-1, keepdims=True))
-  return x1 / n, (s * n)[..., 0] ** 2
+  sq = jnp.where(s == 0, 0, (s * n) ** 2)[..., 0]
+  return x1 / n, sq, ok[..., 0]
 
 
 def _block_size(n: int, block: int) -> int:
@@ -134,7 +138,7 @@ def cone_stats(x, *, n_bins: int = 50, block: int = 256, pairwise: bool = True,
   entries are NaN and ``hist`` is all -1.
   """
   n, d = x.shape
-  u, sq = unit_rows(x)
+  u, sq, ok_rows = unit_rows(x)
   m = jnp.mean(u, axis=0)
   msq = jnp.sum(m * m)
   y = u - m
@@ -152,13 +156,13 @@ def cone_stats(x, *, n_bins: int = 50, block: int = 256, pairwise: bool = True,
       "centroid_norm": jnp.sqrt(msq),
       "cone_radius": radius,
       "q": jnp.mean(sq) / d,
-      "frac_degenerate": jnp.mean(~(jnp.isfinite(sq) & (sq > 0))).astype(x.dtype),
+      "frac_degenerate": jnp.mean((~ok_rows).astype(x.dtype)),
   }
   if pairwise:
     dmin, dmax, hist = _pairwise(y, sy, n_bins=n_bins, block=block,
                                  precision=precision)
     # a zero or non-finite row makes cosines undefined: say so, don't skip it
-    ok = jnp.all(jnp.isfinite(sy))
+    ok = jnp.all(ok_rows)
     nan = jnp.array(jnp.nan, x.dtype)
     dmin, dmax = jnp.where(ok, dmin, nan), jnp.where(ok, dmax, nan)
     out.update(min_cos=1 - dmax, max_cos=1 - dmin, one_minus_max_cos=dmin,
