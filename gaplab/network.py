@@ -1,8 +1,8 @@
-"""One block of a random network, applied to every variant of a group at once.
+"""One block of a random network, applied to every variant of a family at once.
 
-A *group* is the variants that share an activation and an init family: their
-weights are one shared base draw times a per-variant scale, so the group's
-matmul runs once on a (V*N, fan_in) stack. Block orders (the paper's):
+The variants that share an init family share one base draw per layer and differ
+by a per-variant scale, so each affine map is one matmul on a (V*N, fan_in)
+stack. Block orders (the paper's):
 
 * ``linear-act`` (default): h' = phi(h W1 + b1); maxout: max(h W1 + b1, h W2 + b2)
 * ``act-linear``:           h' = phi(h) W1 + b1
@@ -47,10 +47,11 @@ class LayerBases:
     return self._cache[k]
 
 
-def _affine(h, bases: LayerBases, family, which, fan_out, p, precision):
+def _affine(h, bases: LayerBases, family, which, fan_out, p, rows, precision):
   """Per-variant h W + b with W = p[w] * base, b = p[bn] * N + p[bu] * U.
 
-  ``h`` is (N, fan_in), shared by all variants, or (V, N, fan_in).
+  ``h`` is (N, fan_in), shared by all variants, or (V, N, fan_in); ``rows`` is
+  the slice of the family's variants that ``h`` belongs to.
   """
   w = bases.weight(family, which, h.shape[-1], fan_out)
   bn, bu = bases.bias(which, fan_out)
@@ -59,30 +60,46 @@ def _affine(h, bases: LayerBases, family, which, fan_out, p, precision):
   else:
     v, n, fi = h.shape
     z = jnp.matmul(h.reshape(v * n, fi), w, precision=precision).reshape(v, n, -1)
-  col = lambda a: a[:, None, None]
-  b = col(p[f"bn{which}"]) * bn + col(p[f"bu{which}"]) * bu
-  return z * col(p[f"w{which}"]) + b
+  col = lambda k: p[k][rows][:, None, None]
+  return z * col(f"w{which}") + (col(f"bn{which}") * bn + col(f"bu{which}") * bu)
 
 
-def block_apply(h, bases: LayerBases, p, *, activation: str, family: str,
-                block: str, width: int, precision):
-  """One block for a group: (N, fan_in) or (V, N, fan_in) -> (V, N, width).
+def family_apply(h, bases: LayerBases, p, *, segments, family: str, block: str,
+                 width: int, precision):
+  """One block for all variants of an init family: -> (V, N, width).
 
-  ``p`` holds (V,) arrays: ``act`` (activation parameter) and the scales
-  ``w1, bn1, bu1, w2, bn2, bu2`` of this layer (see ``inits.scales``).
+  The family's variants are stacked in ``segments``, ``(activation, start,
+  stop)`` row ranges, so each affine map is one matmul over all of them and the
+  per-segment activations fuse into the stacked output. ``h`` is (N, fan_in),
+  shared by all variants (the first layer), or (V, N, fan_in). ``p`` holds (V,)
+  arrays: ``act`` (activation parameter) and the scales ``w1, bn1, bu1, w2,
+  bn2, bu2`` of this layer (see ``inits.scales``).
   """
-  act = activations.get(activation)
-  phi = lambda z: act.fn(z, p["act"][:, None, None])
-  aff = lambda a, which: _affine(a, bases, family, which, width, p, precision)
+  everyone = slice(None)
+  aff = lambda a, which, rows=everyone: _affine(a, bases, family, which, width,
+                                                p, rows, precision)
+
+  def phi(z):
+    parts = []
+    for name, start, stop in segments:
+      act, rows = activations.get(name), slice(start, stop)
+      zs = z[rows]
+      if act.arity == 2:  # maxout: its own second map, on its rows only
+        hs = h if h.ndim == 2 else h[rows]
+        parts.append(act.fn(zs, aff(hs, 2, rows)))
+      else:
+        parts.append(act.fn(zs, p["act"][rows][:, None, None]))
+    return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=0)
+
   if block == "linear-act":
-    if act.arity == 2:
-      return act.fn(aff(h, 1), aff(h, 2))
     return phi(aff(h, 1))
   if block == "act-linear":
-    return aff(phi(h if h.ndim == 3 else h[None]), 1)
+    v = segments[-1][2]
+    return aff(phi(h if h.ndim == 3 else jnp.broadcast_to(h, (v,) + h.shape)), 1)
   if block == "linear-act-linear":
     return aff(phi(aff(h, 1)), 2)
-  raise ValueError(f"Expected a block in {('linear-act', 'act-linear', 'linear-act-linear')}, got {block!r}")
+  raise ValueError(f"Expected a block in (linear-act, act-linear, "
+                   f"linear-act-linear), got {block!r}")
 
 
 def layer_key(weight_key, layer: int):
