@@ -106,7 +106,7 @@ def _seed_program(key, x_user, params, plan: Plan):
     x = inputs_mod.generate(kin, plan.inputs, plan.n_samples, plan.input_dim, dtype)
   measure = jax.vmap(functools.partial(
       stats.cone_stats, n_bins=plan.n_bins, block=plan.pair_block,
-      pairwise=plan.pairwise, precision=prec))
+      pairwise=plan.pairwise))
 
   def layer(hs, layer_idx, which):
     bases = network.LayerBases(network.layer_key(kw, layer_idx), dtype)
@@ -118,7 +118,7 @@ def _seed_program(key, x_user, params, plan: Plan):
     return new, measure(new[0] if len(new) == 1 else jnp.concatenate(new, axis=0))
 
   s0 = stats.cone_stats(x, n_bins=plan.n_bins, block=plan.pair_block,
-                        pairwise=plan.pairwise, precision=prec)
+                        pairwise=plan.pairwise)
   hs, s1 = layer((x,) * len(plan.families), 1, "first")
   _, srest = jax.lax.scan(lambda c, l: layer(c, l, "rest"), hs,
                           jnp.arange(2, plan.depth + 1))

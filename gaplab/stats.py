@@ -41,6 +41,9 @@ SCALARS = {
 }
 PAIRWISE = ("min_cos", "max_cos", "one_minus_max_cos")
 MAX_PAIRWISE_SAMPLES = 46340  # N^2/2 pair counts must fit int32 histograms
+# Statistics always use full-precision matmuls, whatever the network uses: a
+# reduced-precision Gram (TF32 on GPUs) would swamp 1 - cos near the cone.
+_HIGHEST = jax.lax.Precision.HIGHEST
 
 
 def hist_edges(n_bins: int):
@@ -49,20 +52,23 @@ def hist_edges(n_bins: int):
   return np.linspace(-1.0, 1.0, n_bins + 1)
 
 
-def unit_rows(x):
-  """(u, |x|^2, ok): rows scaled to unit length, overflow-safe.
+def row_scales(x):
+  """(r, |x|^2, ok) with u_i = r_i x_i of unit length, overflow-safe.
 
   Dividing by the row's max |x| first keeps the normalisation finite for huge
   and tiny rows (|x|^2 itself may still overflow; it is only reported, as
-  ``q``). ``ok`` marks rows that are finite and nonzero; the others give NaN
-  in ``u``: their cosines are undefined.
+  ``q``). ``ok`` marks rows that are finite and nonzero; the others get r = inf
+  or NaN, so their u is NaN: their cosines are undefined.
   """
-  s = jnp.max(jnp.abs(x), axis=-1, keepdims=True)
-  ok = jnp.isfinite(s) & (s > 0)
-  x1 = x / s
-  n = jnp.sqrt(jnp.sum(x1 * x1, axis=-1, keepdims=True))
-  sq = jnp.where(s == 0, 0, (s * n) ** 2)[..., 0]
-  return x1 / n, sq, ok[..., 0]
+  s = jnp.max(jnp.abs(x), axis=-1)
+  n = jnp.sqrt(jnp.sum(jnp.square(x / s[:, None]), axis=-1))
+  sq = jnp.where(s == 0, 0, (s * n) ** 2)
+  return 1 / (s * n), sq, jnp.isfinite(s) & (s > 0)
+
+
+def unit_rows(x):
+  """Rows of ``x`` scaled to unit length (NaN for zero or non-finite rows)."""
+  return x * row_scales(x)[0][:, None]
 
 
 def _block_size(n: int, block: int) -> int:
@@ -92,7 +98,7 @@ def _block_pairs(nb: int):
   return sets
 
 
-def _pairwise(y, sy, *, n_bins: int, block: int, precision):
+def _pairwise(y, sy, *, n_bins: int, block: int):
   """(min D, max D, histogram of cos) over pairs i < j; D = 1 - cos."""
   n, d = y.shape
   b = _block_size(n, block)
@@ -104,7 +110,7 @@ def _pairwise(y, sy, *, n_bins: int, block: int, precision):
   upper = jnp.arange(b)[:, None] < jnp.arange(b)[None, :]
 
   def reduce(i, cols, diagonal):
-    g = jnp.einsum("id,kjd->kij", yb[i], yb[cols], precision=precision)
+    g = jnp.einsum("id,kjd->kij", yb[i], yb[cols], precision=_HIGHEST)
     dist = 0.5 * (sb[i][None, :, None] + sb[cols][:, None, :]) - g
     mask = upper[None] if diagonal else None
     if pad:
@@ -129,8 +135,7 @@ def _pairwise(y, sy, *, n_bins: int, block: int, precision):
   return dmin, dmax, hist
 
 
-def cone_stats(x, *, n_bins: int = 50, block: int = 256, pairwise: bool = True,
-               precision=None):
+def cone_stats(x, *, n_bins: int = 50, block: int = 256, pairwise: bool = True):
   """Cone statistics of the rows of ``x`` (N, d): a dict of scalars + ``hist``.
 
   ``hist`` counts distinct unordered pairs per cosine bin (``hist_edges``).
@@ -138,29 +143,33 @@ def cone_stats(x, *, n_bins: int = 50, block: int = 256, pairwise: bool = True,
   entries are NaN and ``hist`` is all -1.
   """
   n, d = x.shape
-  u, sq, ok_rows = unit_rows(x)
-  m = jnp.mean(u, axis=0)
+  r, sq, ok_rows = row_scales(x)
+  m = jnp.matmul(r, x, precision=_HIGHEST) / n  # centroid of the unit rows
   msq = jnp.sum(m * m)
-  y = u - m
+  y = x * r[:, None] - m
   sy = jnp.sum(y * y, axis=-1)
   spread = jnp.mean(sy)  # = 1 - |m|^2, without cancellation
   one_minus = spread * (n / (n - 1))
   mean_cos = jnp.where(msq < 0.5, (n * msq - 1) / (n - 1), 1 - one_minus)
-  mhat = m / jnp.sqrt(msq)
-  chord = jnp.sqrt(jnp.sum((u - mhat) ** 2, axis=-1))
+  # Angle to the centroid direction mhat = m/mu from |u_i - mhat|^2, which for
+  # unit u_i equals sy_i - ((1 - mu)/mu) (spread - sy_i) + (1 - mu)^2, because
+  # m.y_i = (1 - mu^2 - sy_i)/2; 1 - mu = spread/(1 + mu). No pass over u.
+  mu = jnp.sqrt(msq)
+  gap = spread / (1 + mu)
+  chord2 = sy - (gap / mu) * (spread - sy) + gap * gap
+  chord = jnp.sqrt(jnp.maximum(chord2, 0))
   radius = jnp.max(2 * jnp.arcsin(jnp.minimum(chord / 2, 1)))
   out = {
       "mean_cos": mean_cos,
       "one_minus_mean_cos": one_minus,
       "mean_cos_diag": msq,
-      "centroid_norm": jnp.sqrt(msq),
+      "centroid_norm": mu,
       "cone_radius": radius,
       "q": jnp.mean(sq) / d,
       "frac_degenerate": jnp.mean((~ok_rows).astype(x.dtype)),
   }
   if pairwise:
-    dmin, dmax, hist = _pairwise(y, sy, n_bins=n_bins, block=block,
-                                 precision=precision)
+    dmin, dmax, hist = _pairwise(y, sy, n_bins=n_bins, block=block)
     # a zero or non-finite row makes cosines undefined: say so, don't skip it
     ok = jnp.all(ok_rows)
     nan = jnp.array(jnp.nan, x.dtype)

@@ -82,9 +82,11 @@ def report(run_dir: str) -> str:
       f"{prov['device']['platform']} ({prov['device']['kind']}), "
       f"{prov['elapsed_s']:.1f} s. Mean over seeds with 95% t-interval. "
       "'diag' is the paper's statistic (all N² pairs, diagonal included); "
-      "'distinct' excludes the diagonal.", "",
-      "| activation | layer | paper | gaplab (diag) | gaplab (distinct) |",
-      "|---|---|---|---|---|",
+      "'distinct' excludes the diagonal. 'seed sd' is the spread of single "
+      "runs: the paper's numbers come from one run.", "",
+      "| activation | layer | paper (one run) | gaplab (diag) | seed sd | "
+      "gaplab (distinct) |",
+      "|---|---|---|---|---|---|",
   ]
   for (act, layer), paper in PAPER.items():
     if act not in names or layer > depth:
@@ -94,10 +96,17 @@ def report(run_dir: str) -> str:
     for stat in ("mean_cos_diag", "mean_cos"):
       m, lo, hi = bands.mean_band(run.arrays[stat][0, vi, :, layer])
       cells.append(f"{m:.3f} [{lo:.3f}, {hi:.3f}]")
-    lines.append(f"| {act} | {layer} | {paper:g} | {cells[0]} | {cells[1]} |")
+    sd = np.std(run.arrays["mean_cos_diag"][0, vi, :, layer], ddof=1) \
+        if n_seeds > 1 else float("nan")
+    lines.append(f"| {act} | {layer} | {paper:g} | {cells[0]} | {sd:.3f} | "
+                 f"{cells[1]} |")
   final = run.arrays["mean_cos"][0, :, :, depth].mean(axis=1)
-  lines += ["", f"Layer {depth}, distinct pairs: " + ", ".join(
-      f"{a} {c:.3f}" for a, c in zip(names, np.asarray(final)))]
+  gap = run.arrays["one_minus_mean_cos"][0, :, :, depth].mean(axis=1)
+  lines += ["", f"Layer {depth}, distinct pairs, mean cos (1 − mean cos, "
+            "computed stably): " + ", ".join(
+                f"{a} {c:.3f} ({g:.2g})" for a, c, g in zip(names, final, gap))
+            + (". In float32, 1 − cos below about 1e-13 is at the resolution "
+               "of the forward pass itself." if prov["dtype"] == "float32" else "")]
   return "\n".join(lines) + "\n"
 
 
