@@ -119,9 +119,18 @@ def _time_engine(cfg, repeats):
 def cone(quick: bool = False, repeats: int = 3, reference_seeds=None, out=None,
          size: str = "full"):
   """Runs and prints the benchmark; ``size='tiny'`` is for smoke tests."""
+  import os
+  from gaplab._errors import ConfigError
   from gaplab.simulations import cone_depth
   cfg = cone_depth.config(size, **({"seeds": 2} if quick else {}))
   ref_seeds = reference_seeds or cfg.seeds
+  if repeats < 1:
+    raise ConfigError("repeats", f"expected an integer >= 1, got {repeats}")
+  if not 1 <= ref_seeds <= cfg.seeds:
+    raise ConfigError("reference_seeds", f"expected an integer from 1 to "
+                      f"{cfg.seeds}, got {reference_seeds}")
+  if out and os.path.lexists(out):
+    raise ConfigError("out", f"expected a new file, got existing {out!r}")
   n_var = len(cfg.variants())
   rates = gemm_rate([(n_var * cfg.n_samples, cfg.widths[0], cfg.widths[0]),
                      (2048, 2048, 2048)])

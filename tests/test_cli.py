@@ -143,3 +143,17 @@ def test_console_script_has_no_traceback(tmp_path):
   assert p.returncode == 2
   assert p.stderr == ("gaplab cone: error: argument --depth: expected an integer "
                       ">= 1, got -3\n")
+
+
+@pytest.mark.parametrize("argv,flag", [(["--repeats", "0"], "--repeats"),
+                                       (["--reference-seeds", "11"], "--reference-seeds")])
+def test_bench_arguments_are_checked_before_timing(argv, flag, capsys):
+  rc, _, err = run_cli(["bench", "cone"] + argv, capsys)
+  assert rc == 2 and err.startswith(f"gaplab bench: error: argument {flag}: expected")
+
+
+def test_bench_refuses_to_overwrite_its_output(tmp_path, capsys):
+  out = tmp_path / "bench.json"
+  out.write_text("earlier results")
+  rc, _, err = run_cli(["bench", "cone", "--out", str(out)], capsys)
+  assert rc == 2 and "--out" in err and out.read_text() == "earlier results"

@@ -1,0 +1,43 @@
+"""`gaplab bench cone` runs end to end (a smoke test at tiny sizes; timings are
+never asserted: performance is for benchmarks, not tests)."""
+import json
+
+import numpy as np
+
+from gaplab import bench
+
+
+def test_bench_cone_tiny_writes_a_complete_report(tmp_path, capsys):
+  out = tmp_path / "bench.json"
+  report = bench.cone(quick=True, repeats=1, out=str(out), size="tiny")
+  assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+  text = capsys.readouterr().out
+  assert "faster than reference" in text and "GFLOP/s" in text
+  cfg = report["preset"]
+  n, d, depth, seeds = cfg["n_samples"], cfg["input_dim"], cfg["depth"], cfg["seeds"]
+  assert (n, d, cfg["widths"], seeds) == (32, 32, [32], 2)
+  variants = len(cfg["activations"])
+  forward = seeds * variants * depth * 2 * n * d * d  # width == input_dim here
+  # N = 32 is one block of rows: one 32 x 32 Gram per measured matrix, for the
+  # inputs (once per seed) and every variant's layers 1..depth
+  gram = seeds * (1 + variants * depth) * 2 * n * n * d
+  rows = report["engine"]
+  assert rows["engine, mean cosine only (--no-pairwise)"]["gflops"] * 1e9 == forward
+  assert rows["engine, all statistics"]["gflops"] * 1e9 == forward + gram
+  sanity = report["sanity_relu_mean_cos_diag"]  # ReLU outputs: cosines in [0, 1]
+  assert 0 < sanity["numpy_reference"] <= 1 and 0 < sanity["engine"] <= 1
+
+
+def test_numpy_reference_agrees_with_the_engine_in_distribution():
+  """Different random draws, same model: per-layer means over 24 seeds agree
+  within 4 standard errors of their difference (each side's seed spread)."""
+  from gaplab.simulations import cone_depth
+  from gaplab import engine
+  cfg = cone_depth.config("tiny", activations=["relu", "tanh"], seeds=24, depth=3)
+  _, ref = bench.numpy_reference(cfg, cfg.seeds)  # (activation, seed, layer)
+  ours = engine.run(cfg).arrays["mean_cos_diag"][0]
+  for a in range(2):
+    for layer in range(1, 4):
+      x, y = ref[a, :, layer], ours[a, :, layer]
+      se = np.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size)
+      assert abs(x.mean() - y.mean()) < 4 * se, (a, layer, x.mean(), y.mean(), se)
