@@ -32,6 +32,15 @@ def _labels(variants):
   return [" ".join(f(v) for f in varying) for v in variants]
 
 
+def _colors(n):
+  """Distinct colours: the default cycle up to 10 lines, then tab20, then a
+  continuous map (so no two variants share a colour)."""
+  if n <= 10:
+    return [f"C{i}" for i in range(n)]
+  cmap = plt.get_cmap("tab20" if n <= 20 else "turbo")
+  return [cmap(i if n <= 20 else i / (n - 1)) for i in range(n)]
+
+
 def _save(fig, out_dir, name):
   os.makedirs(out_dir, exist_ok=True)
   paths = [os.path.join(out_dir, f"{name}.{ext}") for ext in ("png", "pdf")]
@@ -57,10 +66,11 @@ def plot_cone(run_dir: str, out_dir: str | None = None, stat: str = "mean_cos",
   n_seeds = values.shape[2]
   fig, axes = plt.subplots(1, len(widths), figsize=(4.6 * len(widths) + 1.8, 4.4),
                            squeeze=False, sharey=True)
+  colors = _colors(len(labels))
   for ax, wi in zip(axes[0], range(len(widths))):
     for vi, label in enumerate(labels):
       mean, lo, hi = bands.mean_band(values[wi, vi], axis=0)
-      line, = ax.plot(layers, mean, marker=".", ms=3, label=label)
+      line, = ax.plot(layers, mean, marker=".", ms=3, label=label, color=colors[vi])
       ax.fill_between(layers, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
     ax.axhline(1 / math.pi, color="gray", ls="--", lw=1, label="1/π")
     ax.set_xlabel("layer")
