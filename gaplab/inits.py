@@ -128,3 +128,18 @@ def bias_bases(layer_key, which: int, fan_out: int, dtype):
   ku = jax.random.fold_in(layer_key, _STREAMS[("uniform", which)][1])
   return (jax.random.normal(kn, (fan_out,), dtype),
           jax.random.uniform(ku, (fan_out,), dtype, -1.0, 1.0))
+
+
+def variances(name: str, gain: float, sigma_b: float, bias: bool, fan_in: int,
+              fan_out: int) -> tuple[float, float]:
+  """(sigma_w^2, sigma_b^2) in mean-field units: Var(W_ij) = sigma_w^2 / fan_in,
+  Var(b_k) = sigma_b^2, for the law ``name`` actually draws."""
+  s = get(name)
+  w, bn, bu = scales(name, gain, sigma_b, bias, fan_in, fan_out)
+  if s.family == "uniform":  # U(-w, w) has variance w^2 / 3
+    w_var = w * w / 3
+  elif s.family == "orthogonal":  # entries of a semi-orthogonal matrix: 1/max dim
+    w_var = w * w / max(fan_in, fan_out)
+  else:
+    w_var = w * w
+  return w_var * fan_in, bn * bn + bu * bu / 3
