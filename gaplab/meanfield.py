@@ -23,9 +23,10 @@ three methods:
 * ``hermite``: the plain tensor Gauss-Hermite rule; exponential only for
   smooth activations, slow (algebraic) at a kink.
 
-Everything here is NumPy float64 (no global JAX switch needed). Values near the
-cone (cos -> 1) are accurate to about 1e-16 absolute, so 1 - cos keeps about
-six significant digits down to 1e-10.
+Everything here is NumPy float64 (no global JAX switch needed). Kernel values
+are accurate to about 1e-16 absolute; near the cone (cos -> 1), ``distance``
+integrates E[(phi(u1) - phi(u2))^2] as a squared difference so that 1 - cos
+keeps its relative accuracy (``one_minus_cos``).
 """
 from __future__ import annotations
 
@@ -119,8 +120,10 @@ def _interval_nodes(points, order):
 
 
 def _split_nodes(a, order):
-  """Nodes and N(0,1)-weights of [-L, a] and [a, L] (a clipped): (..., 2*order)."""
-  a = np.asarray(a, np.float64)[..., None]
+  """Nodes and N(0,1)-weights of [-L, a] and [a, L]: (..., 2*order). A split
+  point outside (-L, L) (no kink in range) moves to 0, so no half is wasted."""
+  a = np.asarray(a, np.float64)
+  a = np.where(np.abs(a) < LIMIT, a, 0.0)[..., None]
   return _interval_nodes(np.concatenate(
       [np.full_like(a, -LIMIT), a, np.full_like(a, LIMIT)], axis=-1), order)
 
@@ -244,9 +247,21 @@ def derivative_kernel(act, q1, q2, c12, *, order: int = DEFAULT_ORDER):
   return _kernel_legendre(df, df, q1, q2, c12, order)
 
 
-def second_moment(act, q, **kw):
-  """E[phi(sqrt(q) z)^2]."""
-  return kernel(act, q, q, q, **kw)
+def second_moment(act, q, *, method: str = "auto", order: int = DEFAULT_ORDER):
+  """E[phi(sqrt(q) z)^2]: the closed form at c12 = q, else a 1-D rule."""
+  spec = _spec(act)
+  if method in ("auto", "closed") and _closed_form(spec) is not None:
+    return kernel(spec, q, q, q, method=method, order=order)
+  if method not in METHODS:
+    raise ConfigError("method", f"expected one of {', '.join(METHODS)}, got {method!r}")
+  if method == "closed":
+    kernel(spec, q, q, q, method="closed")  # raises: no closed form
+  f, _, _ = functions(spec)
+  q = np.asarray(q, np.float64)
+  if method == "hermite":
+    x, w = _hermite(order)
+    return np.sum(w * f(np.sqrt(q)[..., None] * x) ** 2, axis=-1)
+  return _shifted_expectation(lambda x: f(x) ** 2, 0.0, np.sqrt(q), order)
 
 
 def derivative_moment(act, q, *, order: int = DEFAULT_ORDER):
@@ -269,3 +284,90 @@ def post_cosine(act, q1, q2, c12, **kw):
   k11 = second_moment(act, q1, **kw)
   k22 = second_moment(act, q2, **kw)
   return k12 / np.sqrt(k11 * k22)
+
+
+# -- near the cone: 1 - cos without cancellation ---------------------------------
+_GL2 = (0.5 - 0.5 / math.sqrt(3), 0.5 + 0.5 / math.sqrt(3))
+
+
+def _difference(f, df, x, delta):
+  """f(x + delta) - f(x) without rounding x + delta: 2-point Gauss-Legendre on
+  f' over [x, x + delta] (relative error ~ delta^4 / 4320) where |delta| <=
+  1e-3 (|x| + 1e-3) and x, x + delta are on one side of 0 (every registered
+  kink is at 0); the plain difference elsewhere (its rounding error is then
+  small relative to it)."""
+  x, delta = np.broadcast_arrays(x, delta)
+  y = x + delta
+  small = (np.abs(delta) <= 1e-3 * (np.abs(x) + 1e-3)) & ((x > 0) == (y > 0))
+  out = np.empty(x.shape)
+  xs, ds = x[small], delta[small]
+  out[small] = ds * (df(xs + _GL2[0] * ds) + df(xs + _GL2[1] * ds)) / 2
+  out[~small] = f(y[~small]) - f(x[~small])
+  return out
+
+
+def _distance_legendre(f, df, q1, q2, dist, order):
+  """E[(f(u2) - f(u1))^2] with u1 = r1 z1, u2 = u1 + a z1 + b z2; the
+  integrand is formed as a difference (``_difference``), so the result keeps
+  its relative accuracy however close u1 and u2 are (a kernel difference
+  k11 + k22 - 2 k12 loses it as 1e-16 / D)."""
+  q1, q2, dist = np.broadcast_arrays(*(np.asarray(x, np.float64) for x in (q1, q2, dist)))
+  r1, r2 = np.sqrt(q1), np.sqrt(q2)
+  # cov(u1, u2 - u1) = c12 - q1 = (q2 - q1 - D) / 2; b^2 = det / q1 with
+  # sqrt(q1 q2) - c12 = (D - (r1 - r2)^2) / 2 and (r1 - r2) = (q1 - q2) / (r1 + r2)
+  a = (q2 - q1 - dist) / (2 * r1)
+  gap = np.maximum(dist - ((q1 - q2) / (r1 + r2)) ** 2, 0.0) / 2
+  b = np.sqrt(gap * (2 * r1 * r2 - gap) / q1)
+  slope = r1 + a  # u2's mean given z1, per unit z1
+  w = np.minimum(8 * b / np.maximum(np.abs(slope), 1e-300), LIMIT)
+  z1, w1 = _interval_nodes(np.stack([np.full_like(w, -LIMIT), -w, np.zeros_like(w),
+                                     w, np.full_like(w, LIMIT)], axis=-1), order)
+  u1 = r1[..., None] * z1
+  shift = a[..., None] * z1  # u2 given z1 is u1 + shift + b z2
+  bb = b[..., None]
+  m = u1 + shift
+  z2, w2 = _split_nodes(np.where(bb > 0, -m / np.where(bb > 0, bb, 1.0), 0.0), order)
+  delta = shift[..., None] + bb[..., None] * z2
+  inner = np.sum(w2 * _difference(f, df, u1[..., None], delta) ** 2, axis=-1)
+  inner = np.where(bb > 0, inner, _difference(f, df, u1, shift) ** 2)
+  return np.sum(w1 * inner, axis=-1)
+
+
+NEAR = 1e-4  # below this relative distance a kernel difference loses > 4 digits
+
+
+def distance(act, q1, q2, dist, *, order: int = DEFAULT_ORDER):
+  """E[(phi(u1) - phi(u2))^2] for (u1, u2) with variances q1, q2 and
+  E[(u1 - u2)^2] = dist (so c12 = (q1 + q2 - dist) / 2).
+
+  Far from the cone this is k11 + k22 - 2 k12 (closed forms where they exist);
+  where dist / (q1 + q2) < ``NEAR`` it is integrated directly as a squared
+  difference that never rounds u1 + (u2 - u1), so it keeps its relative
+  accuracy down to the smallest distances (the kernel difference has none
+  left at dist ~ 1e-16).
+  """
+  spec = _spec(act)
+  q1, q2, dist = np.broadcast_arrays(*(np.asarray(x, np.float64) for x in (q1, q2, dist)))
+  if spec.name == "linear":
+    return dist.copy()
+  f, df, _ = functions(spec)
+  near = dist < NEAR * (q1 + q2)
+  out = np.empty(q1.shape)
+  far = ~near
+  if far.any():
+    c12 = (q1[far] + q2[far] - dist[far]) / 2
+    out[far] = (second_moment(spec, q1[far], order=order)
+                + second_moment(spec, q2[far], order=order)
+                - 2 * kernel(spec, q1[far], q2[far], c12, order=order))
+  if near.any():
+    out[near] = _distance_legendre(f, df, q1[near], q2[near], dist[near], order)
+  return out
+
+
+def one_minus_cos(k1, k2, dist):
+  """1 - cos for vectors with per-coordinate second moments k1, k2 and squared
+  distance ``dist``: (dist - (sqrt k1 - sqrt k2)^2) / (2 sqrt(k1 k2)), without
+  forming cos."""
+  k1, k2, dist = (np.asarray(x, np.float64) for x in (k1, k2, dist))
+  s1, s2 = np.sqrt(k1), np.sqrt(k2)
+  return (dist - ((k1 - k2) / (s1 + s2)) ** 2) / (2 * s1 * s2)

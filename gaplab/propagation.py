@@ -16,37 +16,76 @@ import numpy as np
 from gaplab import meanfield as mf
 
 
-def _per_layer(value, depth):
+# each block as a sequence of operations on the kernel (see network.py)
+BLOCK_OPS = {"linear-act": ("linear", "act"), "act-linear": ("act", "linear"),
+             "linear-act-linear": ("linear", "act", "linear")}
+
+
+def _per_map(value, depth, n_maps):
+  """A scalar, (depth,) or (depth, n_maps) array -> (depth, n_maps)."""
   v = np.asarray(value, np.float64)
-  return np.broadcast_to(v, (depth,)) if v.ndim == 0 else v
+  if v.ndim == 1:
+    v = v[:, None]
+  v = np.broadcast_to(v, (depth, n_maps)) if v.ndim < 2 else v
+  if v.shape != (depth, n_maps):
+    raise ValueError(f"Expected a scalar, ({depth},) or ({depth}, {n_maps}) array "
+                     f"of variances, got shape {np.shape(value)}")
+  return v
 
 
-def propagate(act, *, sigma_w2, sigma_b2, depth: int, q1, q2, c12, **kw) -> dict:
+def propagate(act, *, sigma_w2, sigma_b2, depth: int, q1, q2, c12=None, dist=None,
+              block: str = "linear-act", **kw) -> dict:
   """Per-layer mean-field quantities for input pairs with kernel (q1, q2, c12).
 
-  ``sigma_w2`` and ``sigma_b2`` are scalars or per-layer arrays of length
-  ``depth`` (a first layer with another fan-in may differ). Returns arrays of
-  shape (depth + 1,) + broadcast(q1, q2, c12).shape: ``cos`` (post-activation
-  cosine; layer 0 is the input cosine), ``pre_corr`` (pre-activation
-  correlation; NaN at layer 0) and the pre-activation ``q1``, ``q2``, ``c12``
-  (the input kernel at layer 0).
+  The input kernel is per coordinate (q = |x|^2 / d, c12 = x.y / d); pass
+  ``dist`` = |x - y|^2 / d instead of (or with) ``c12`` to keep 1 - cos exact
+  for nearly parallel inputs. ``sigma_w2`` and ``sigma_b2`` are scalars,
+  per-layer arrays (depth,) or per-map arrays (depth, maps per block), so a
+  first layer with another fan-in may differ. Every layer tracks the second
+  moments k1, k2 of its output and the squared distance E[(h1 - h2)^2], so
+  1 - cos never comes from cancellation.
+
+  Returns arrays of shape (depth + 1,) + broadcast(q1, q2, c12).shape:
+  ``cos`` and ``one_minus_cos`` of the block outputs (layer 0: the inputs),
+  ``pre_corr`` and ``one_minus_pre_corr`` (the correlation of what enters the
+  layer's activation; NaN at layer 0), ``q1``, ``q2``, ``c12``, ``dist`` (that
+  pre-activation kernel; the input kernel at layer 0) and ``k1``, ``k2``.
   """
-  sw2, sb2 = _per_layer(sigma_w2, depth), _per_layer(sigma_b2, depth)
-  q1, q2, c12 = np.broadcast_arrays(*(np.asarray(a, np.float64) for a in (q1, q2, c12)))
-  out = {k: [v] for k, v in (("q1", q1), ("q2", q2), ("c12", c12))}
-  out["cos"] = [c12 / np.sqrt(q1 * q2)]
-  out["pre_corr"] = [np.full(q1.shape, np.nan)]
-  # post-activation second moments of the previous layer (inputs: the kernel)
-  k11, k22, k12 = q1, q2, c12
+  if block not in BLOCK_OPS:
+    raise ValueError(f"Expected a block in {tuple(BLOCK_OPS)}, got {block!r}")
+  ops = BLOCK_OPS[block]
+  n_maps = ops.count("linear")
+  sw2, sb2 = _per_map(sigma_w2, depth, n_maps), _per_map(sigma_b2, depth, n_maps)
+  if dist is None and c12 is None:
+    raise ValueError("Expected c12 or dist, got neither")
+  f64 = lambda a: np.asarray(a, np.float64)
+  k1, k2 = f64(q1), f64(q2)
+  d = f64(dist) if dist is not None else k1 + k2 - 2 * f64(c12)
+  k1, k2, d = np.broadcast_arrays(k1, k2, d)
+  nan = np.full(k1.shape, np.nan)
+  omc = mf.one_minus_cos(k1, k2, d)
+  out = {"q1": [k1], "q2": [k2], "dist": [d], "k1": [k1], "k2": [k2],
+         "c12": [(k1 + k2 - d) / 2], "one_minus_cos": [omc],
+         "one_minus_pre_corr": [nan], "pre_corr": [nan]}
   for layer in range(depth):
-    q1, q2 = sw2[layer] * k11 + sb2[layer], sw2[layer] * k22 + sb2[layer]
-    c12 = sw2[layer] * k12 + sb2[layer]
-    k12 = mf.kernel(act, q1, q2, c12, **kw)
-    k11, k22 = mf.second_moment(act, q1, **kw), mf.second_moment(act, q2, **kw)
-    for k, v in (("q1", q1), ("q2", q2), ("c12", c12), ("pre_corr", c12 / np.sqrt(q1 * q2)),
-                 ("cos", k12 / np.sqrt(k11 * k22))):
-      out[k].append(v)
-  return {k: np.stack(v) for k, v in out.items()}
+    m = 0
+    for op in ops:
+      if op == "linear":
+        k1, k2 = sw2[layer, m] * k1 + sb2[layer, m], sw2[layer, m] * k2 + sb2[layer, m]
+        d, m = sw2[layer, m] * d, m + 1
+      else:
+        pre = (k1, k2, d)
+        d = mf.distance(act, k1, k2, d, **kw)
+        k1, k2 = mf.second_moment(act, k1, **kw), mf.second_moment(act, k2, **kw)
+    pre_omc = mf.one_minus_cos(*pre)
+    for key, v in (("q1", pre[0]), ("q2", pre[1]), ("dist", pre[2]),
+                   ("c12", (pre[0] + pre[1] - pre[2]) / 2), ("k1", k1), ("k2", k2),
+                   ("one_minus_pre_corr", pre_omc), ("pre_corr", 1 - pre_omc),
+                   ("one_minus_cos", mf.one_minus_cos(k1, k2, d))):
+      out[key].append(v)
+  res = {k: np.stack(v) for k, v in out.items()}
+  res["cos"] = 1 - res["one_minus_cos"]
+  return res
 
 
 PHASES = ("ordered", "critical", "chaotic")
