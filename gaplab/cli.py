@@ -10,7 +10,7 @@ from gaplab.config import BLOCKS, DTYPES, INPUT_KINDS, PRECISIONS, ConeConfig
 
 # config field -> the flag a user types, where it is not --field-with-dashes
 FLAGS = {"widths": "--width", "bias": "--no-bias", "pairwise": "--no-pairwise",
-         "run": "RUN"}
+         "run": "RUN", "pairs": "--pairs"}
 
 
 def flag(field: str) -> str:
@@ -124,6 +124,23 @@ def build_parser() -> Parser:
   c.add_argument("--overwrite", action="store_true",
                  help="replace an existing run directory (default: refuse)")
 
+  t = sub.add_parser("theory", help="mean-field prediction for a cone sweep",
+                     description="Predict, at infinite width, the per-layer mean "
+                     "cosine that 'gaplab cone' with the same options measures: "
+                     "the mean-field map averaged over pairs of the sweep's own "
+                     "inputs, with each variant's fixed point, chi_1, depth scale "
+                     "and phase. Takes every 'gaplab cone' option (the statistics "
+                     "options have no effect).")
+  add_cone_options(t, ConeConfig())
+  g = t.add_argument_group("theory")
+  g.add_argument("--pairs", type=int, default=512,
+                 help="input pairs averaged over (all pairs if there are fewer)")
+  g.add_argument("--order", type=int, default=32,
+                 help="Gauss-Legendre order for activations without a closed form")
+  t.add_argument("--out", default="runs/theory", help="new run directory")
+  t.add_argument("--overwrite", action="store_true",
+                 help="replace an existing run directory (default: refuse)")
+
   pl = sub.add_parser("plot", help="draw figures from a saved run")
   psub = pl.add_subparsers(dest="what", required=True, parser_class=Parser,
                            metavar="WHAT")
@@ -134,6 +151,10 @@ def build_parser() -> Parser:
   pc.add_argument("--stat", choices=tuple(plotting.CONE_STATS), default="mean_cos",
                   help="mean_cos: distinct pairs; mean_cos_diag: the paper's "
                   "convention, diagonal included")
+  pc.add_argument("--theory", nargs="?", const="auto", default=None, metavar="DIR",
+                  help="overlay the mean-field prediction from a 'gaplab theory' "
+                  "run DIR; without DIR, RUN/theory (predicted and saved there "
+                  "first if absent)")
   pc.add_argument("--out", default=None, help="output folder (default: RUN/figures)")
 
   r = sub.add_parser("reproduce", help="run the paper-figure experiments",
@@ -161,24 +182,60 @@ def build_parser() -> Parser:
   bc.add_argument("--reference-seeds", type=int, default=None,
                   help="seeds the NumPy reference runs (default: all)")
   bc.add_argument("--out", default=None, help="also write the results as JSON here")
-  for q in (c, pc, r, bc):
+  for q in (c, t, pc, r, bc):
     _help_defaults(q)
   return p
 
 
 def _cmd_cone(a):
   from gaplab import cone
-  if a.dtype == "float64":
-    import jax
-    jax.config.update("jax_enable_x64", True)
+  _x64(a)
   cfg = config_from_args(a)
   path = cone.run_and_save(cfg, a.out, overwrite=a.overwrite)
   print(f"wrote {path}")
 
 
+def _x64(a):
+  if a.dtype == "float64":
+    import jax
+    jax.config.update("jax_enable_x64", True)
+
+
+def _cmd_theory(a):
+  from gaplab import theory
+  _x64(a)
+  path = theory.run_and_save(config_from_args(a), a.out, n_pairs=a.pairs,
+                             order=a.order, overwrite=a.overwrite)
+  print(f"wrote {path}")
+
+
+def _theory_for(run_dir: str, theory_dir: str) -> str:
+  """``auto``: RUN/theory, predicted from the run's own config if absent."""
+  import os
+  from gaplab import results, theory
+  if theory_dir != "auto":
+    return theory_dir
+  path = os.path.join(run_dir, "theory")
+  if not os.path.isdir(path):
+    run = results.load_run(run_dir)
+    if run.meta.get("kind") != "cone":
+      raise ConfigError("run", f"expected a cone run, got kind "
+                        f"{run.meta.get('kind')!r} in {run_dir!r}")
+    cfg = ConeConfig.from_dict(run.meta["config"])
+    if cfg.dtype == "float64":
+      import jax
+      jax.config.update("jax_enable_x64", True)
+    try:
+      print(f"wrote {theory.run_and_save(cfg, path)}")
+    except ConfigError as e:
+      raise ConfigError("theory", f"cannot predict {run_dir!r}: {e.message}") from None
+  return path
+
+
 def _cmd_plot(a):
   from gaplab import plotting
-  for p in plotting.plot_cone(a.run, a.out, stat=a.stat):
+  theory_dir = _theory_for(a.run, a.theory) if a.theory else None
+  for p in plotting.plot_cone(a.run, a.out, stat=a.stat, theory_dir=theory_dir):
     print(f"wrote {p}")
 
 
@@ -197,7 +254,7 @@ def main(argv=None) -> int:
   p = build_parser()
   a = p.parse_args(argv)
   try:
-    {"cone": _cmd_cone, "plot": _cmd_plot, "reproduce": _cmd_reproduce,
+    {"cone": _cmd_cone, "theory": _cmd_theory, "plot": _cmd_plot, "reproduce": _cmd_reproduce,
      "bench": _cmd_bench}[a.command](a)
   except ConfigError as e:
     prog = f"gaplab {a.command}"

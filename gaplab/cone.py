@@ -12,15 +12,19 @@ AXES = ("width", "variant", "seed", "layer")
 VARIANT_COLUMNS = ("activation", "act_param", "init", "sigma_w", "sigma_b")
 
 
+def inputs_description(cfg: ConeConfig, n: int | None = None) -> dict:
+  """What the sweep's inputs are; a user array by its path, shape and hash."""
+  x = cfg.load_inputs()
+  if x is None:
+    return {"kind": cfg.inputs, "n": n or cfg.n_samples, "dim": cfg.input_dim,
+            "drawn": "per seed from fold_in(seed key, 0)"}
+  return {"kind": "array", "path": cfg.inputs, "shape": list(x.shape),
+          "sha256": inputs.fingerprint(x), "drawn": "same array for every seed"}
+
+
 def metadata(out: engine.SweepOutput) -> dict:
   cfg = out.config
-  x = cfg.load_inputs()
-  inputs_desc = (
-      {"kind": cfg.inputs, "n": out.n_samples, "dim": out.input_dim,
-       "drawn": "per seed from fold_in(seed key, 0)"}
-      if x is None else
-      {"kind": "array", "path": cfg.inputs, "shape": list(x.shape),
-       "sha256": inputs.fingerprint(x), "drawn": "same array for every seed"})
+  inputs_desc = inputs_description(cfg, out.n_samples)
   return {
       "kind": "cone",
       "config": cfg.to_dict(),

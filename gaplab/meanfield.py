@@ -197,8 +197,8 @@ def _gelu(a, b, c):
   c/4 + c asin(.)/2pi + (ab + c^2 (1 - ab)/((1+a)(1+b))) / (2pi sqrt(D)).
   """
   p = (1 + a) * (1 + b)
-  d = p - c * c
-  return (c / 4 + c / (2 * np.pi) * np.arcsin(c / np.sqrt(p))
+  d = np.maximum(a * b - c * c, 0.0) + a + b + 1  # = p - c^2 >= 1, no cancellation
+  return (c / 4 + c / (2 * np.pi) * np.arcsin(np.clip(c / np.sqrt(p), -1.0, 1.0))
           + (a * b + c * c * (1 - a * b) / p) / (2 * np.pi * np.sqrt(d)))
 
 

@@ -34,7 +34,7 @@ def _per_map(value, depth, n_maps):
 
 
 def propagate(act, *, sigma_w2, sigma_b2, depth: int, q1, q2, c12=None, dist=None,
-              block: str = "linear-act", **kw) -> dict:
+              block: str = "linear-act", skip_first_act: bool = False, **kw) -> dict:
   """Per-layer mean-field quantities for input pairs with kernel (q1, q2, c12).
 
   The input kernel is per coordinate (q = |x|^2 / d, c12 = x.y / d); pass
@@ -43,7 +43,8 @@ def propagate(act, *, sigma_w2, sigma_b2, depth: int, q1, q2, c12=None, dist=Non
   per-layer arrays (depth,) or per-map arrays (depth, maps per block), so a
   first layer with another fan-in may differ. Every layer tracks the second
   moments k1, k2 of its output and the squared distance E[(h1 - h2)^2], so
-  1 - cos never comes from cancellation.
+  1 - cos never comes from cancellation. ``skip_first_act`` (act-linear only):
+  the given kernel is already that of phi(inputs), computed exactly.
 
   Returns arrays of shape (depth + 1,) + broadcast(q1, q2, c12).shape:
   ``cos`` and ``one_minus_cos`` of the block outputs (layer 0: the inputs),
@@ -69,7 +70,10 @@ def propagate(act, *, sigma_w2, sigma_b2, depth: int, q1, q2, c12=None, dist=Non
          "one_minus_pre_corr": [nan], "pre_corr": [nan]}
   for layer in range(depth):
     m = 0
-    for op in ops:
+    for step, op in enumerate(ops):
+      if op == "act" and skip_first_act and layer == 0 and step == 0:
+        pre = (k1, k2, d)  # the inputs' kernel stands for the pre-activation
+        continue
       if op == "linear":
         k1, k2 = sw2[layer, m] * k1 + sb2[layer, m], sw2[layer, m] * k2 + sb2[layer, m]
         d, m = sw2[layer, m] * d, m + 1
@@ -140,9 +144,12 @@ def fixed_point(act, sigma_w2: float, sigma_b2: float, *, tol_phase=1e-9,
   c = 1.0
   if phase == "chaotic":  # c = 1 is unstable: iterate the correlation map from 0
     c = 0.0
+    # normalised by the next length (= q* at a fixed point), so c stays in
+    # [-1, 1] even where q* is infinite and q_eval is only a large stand-in
+    norm = sigma_w2 * mf.second_moment(act, q_eval, **kw) + sigma_b2
     for _ in range(max_iter):
       new = float((sigma_w2 * mf.kernel(act, q_eval, q_eval, c * q_eval, **kw)
-                   + sigma_b2) / q_eval)
+                   + sigma_b2) / norm)
       if abs(new - c) < 1e-14:
         c = new
         break

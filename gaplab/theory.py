@@ -20,7 +20,9 @@ and O(1/sqrt(width)) seed-to-seed scatter.
 
 Each variant's per-map variances come from ``inits.variances`` (the first
 layer's fan-in is the input dimension), and 1 - cos is propagated without
-cancellation (``propagation.propagate``).
+cancellation (``propagation.propagate``). In an act-linear block the first
+activation acts on the inputs themselves, which are not Gaussian given the
+pair: its kernel is computed exactly from phi(x), and theory starts after it.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ import time
 
 import numpy as np
 
-from gaplab import engine, inits, network, propagation
+from gaplab import engine, inits, meanfield as mf, network, propagation
 from gaplab.config import ConeConfig, Variant
 
 ARRAYS = ("mean_cos", "mean_cos_diag", "one_minus_mean_cos", "mean_cos_se")
@@ -47,7 +49,7 @@ def input_pairs(cfg: ConeConfig, n_pairs: int, seed: int = 0) -> dict:
   sets = 1 if x_user is not None else cfg.seeds
   share = -(-n_pairs // sets)
   rng = np.random.default_rng(seed)
-  parts, means, exhaustive = [], [], True
+  rows, means, exhaustive = [], [], True
   for s in range(sets):
     x = engine.explicit_inputs(cfg, s)
     n, d = x.shape
@@ -57,15 +59,27 @@ def input_pairs(cfg: ConeConfig, n_pairs: int, seed: int = 0) -> dict:
       exhaustive = False
       i = rng.integers(0, n, share)
       j = (i + rng.integers(1, n, share)) % n  # uniform over j != i
-    q1, q2 = np.sum(x[i] ** 2, 1) / d, np.sum(x[j] ** 2, 1) / d
-    c12 = np.sum(x[i] * x[j], 1) / d
-    parts.append((q1, q2, c12, np.sum((x[i] - x[j]) ** 2, 1) / d,
-                  c12 / np.sqrt(q1 * q2)))
+    rows.append((x, i, j))
     means.append(_cosine_moments(x))
-  q1, q2, c12, dist, c0 = (np.concatenate(p) for p in zip(*parts))
-  return {"q1": q1, "q2": q2, "c12": c12, "dist": dist, "c0": c0,
-          "c0_means": np.mean(means, axis=0), "exhaustive": exhaustive,
-          "n_inputs": int(n), "sets": sets}
+  out = pair_kernel(rows)
+  out["c0"] = out["c12"] / np.sqrt(out["q1"] * out["q2"])
+  out.update(rows=rows, c0_means=np.mean(means, axis=0), exhaustive=exhaustive,
+             n_inputs=int(n), sets=sets)
+  return out
+
+
+def pair_kernel(rows, phi=None) -> dict:
+  """q1, q2, c12, dist per coordinate of the pairs (x_i, x_j) of each input
+  set, or of (phi(x_i), phi(x_j)): exact, not a Gaussian approximation (what
+  an act-linear block's first activation sees is the inputs themselves)."""
+  parts = []
+  for x, i, j in rows:
+    x = x if phi is None else phi(x)
+    d = x.shape[1]
+    parts.append((np.sum(x[i] ** 2, 1) / d, np.sum(x[j] ** 2, 1) / d,
+                  np.sum(x[i] * x[j], 1) / d, np.sum((x[i] - x[j]) ** 2, 1) / d))
+  q1, q2, c12, dist = (np.concatenate(p) for p in zip(*parts))
+  return {"q1": q1, "q2": q2, "c12": c12, "dist": dist}
 
 
 def _cosine_moments(x):
@@ -148,15 +162,24 @@ def predict(cfg: ConeConfig, n_pairs: int = 1024, order: int = 32,
   arrays = {k: np.zeros(shape) for k in ARRAYS}
   arrays["quadrature_error"] = np.zeros(shape[:2])
   fixed = []
-  kernel = {k: pairs[k] for k in ("q1", "q2", "dist")}
+  post = cfg.block == "act-linear"  # the first activation acts on the inputs
+  kernels = {v.activation + repr(v.act_param): {k: pairs[k] for k in ("q1", "q2", "dist")}
+             for v in variants}
+  if post:
+    kernels = {key: {k: ker[k] for k in ("q1", "q2", "dist")}
+               for key, ker in ((v.activation + repr(v.act_param), pair_kernel(
+                   pairs["rows"], mf.functions(_act(v))[0])) for v in variants)}
   for wi, width in enumerate(cfg.widths):
     fixed.append([])
     for v in variants:
       sw2, sb2 = layer_variances(cfg, v, width, d_in)
+      kernel = kernels[v.activation + repr(v.act_param)]
       prop = lambda ker, o: propagation.propagate(
           _act(v), sigma_w2=sw2, sigma_b2=sb2, depth=cfg.depth, block=cfg.block,
-          order=o, **ker)["one_minus_cos"]
+          order=o, skip_first_act=post, **ker)["one_minus_cos"]
       omc = prop(kernel, order)  # (layer, pair)
+      if post:  # layer 0 is the inputs, not phi(inputs)
+        omc[0] = mf.one_minus_cos(pairs["q1"], pairs["q2"], pairs["dist"])
       if pairs["exhaustive"]:  # every pair of every input set: exact
         one_minus, se = omc.mean(axis=1), np.zeros(cfg.depth + 1)
       else:
@@ -173,3 +196,91 @@ def predict(cfg: ConeConfig, n_pairs: int = 1024, order: int = 32,
       fixed[-1].append(variant_fixed_point(cfg, v, width))
   return Prediction(cfg, arrays, variants, fixed, pairs, order,
                     time.perf_counter() - t0)
+
+
+# -- results data ---------------------------------------------------------------
+# config fields that change the prediction (the rest only change statistics)
+PREDICTIVE = ("activations", "inits", "sigma_w", "sigma_b", "bias", "block", "depth",
+              "widths", "input_dim", "n_samples", "inputs", "seeds", "seed", "dtype")
+
+
+def metadata(pred: Prediction) -> dict:
+  from gaplab import cone, provenance
+  cfg = pred.config
+  fp = lambda f: dict(f.as_dict())
+  return {
+      "kind": "theory",
+      "config": cfg.to_dict(),
+      "resolved": {
+          "pairs": int(len(pred.pairs["q1"])), "exhaustive": pred.pairs["exhaustive"],
+          "input_sets": pred.pairs["sets"], "n_inputs": pred.pairs["n_inputs"],
+          "order": pred.order,
+          "averaging": "mean over distinct input pairs of the per-pair mean-field "
+                       "cosine; pairs drawn uniformly from each seed's inputs, "
+                       "input cosine and its square as control variates",
+      },
+      "variants": [dict(dataclasses.asdict(v), label=v.label,
+                        fixed_point=[fp(row[v.index]) for row in pred.fixed_points])
+                   for v in pred.variants],
+      "axes": dict({k: ["width", "variant", "layer"] for k in ARRAYS},
+                   quadrature_error=["width", "variant"]),
+      "coords": {"width": list(cfg.widths), "layer": list(range(cfg.depth + 1))},
+      "statistics": {
+          "mean_cos": "predicted mean cosine over distinct pairs (infinite width)",
+          "mean_cos_diag": "the same with the diagonal: 1/N + (N-1)/N mean_cos",
+          "one_minus_mean_cos": "1 - mean_cos, propagated without cancellation",
+          "mean_cos_se": "standard error from sampling input pairs",
+          "quadrature_error": "largest relative change of 1 - cos when the "
+                              "quadrature order doubles (checked on a few pairs)"},
+      "inputs": cone.inputs_description(cfg, pred.pairs["n_inputs"]),
+      "provenance": dict(provenance.collect(precision="float64 NumPy",
+                                            dtype="float64"), elapsed_s=pred.seconds),
+  }
+
+
+def save(pred: Prediction, path: str, overwrite: bool = False) -> str:
+  from gaplab import cone, results
+  cfg = pred.config
+  arrays = dict(pred.arrays, width=np.asarray(cfg.widths),
+                layer=np.arange(cfg.depth + 1))
+  header = ["width", "variant"] + list(cone.VARIANT_COLUMNS) + ["layer"] + list(ARRAYS)
+
+  def rows():
+    for wi, width in enumerate(cfg.widths):
+      for v in pred.variants:
+        vcols = [getattr(v, c) for c in cone.VARIANT_COLUMNS]
+        for layer in range(cfg.depth + 1):
+          yield ([width, v.index] + vcols + [layer]
+                 + [pred.arrays[k][wi, v.index, layer] for k in ARRAYS])
+  return results.save_run(path, meta=metadata(pred), arrays=arrays, header=header,
+                          rows=rows(), overwrite=overwrite)
+
+
+def run_and_save(cfg: ConeConfig, path: str, *, n_pairs: int = 512, order: int = 32,
+                 overwrite: bool = False) -> str:
+  """Checks everything first, then predicts and saves a ``theory`` run."""
+  from gaplab import meanfield, results
+  from gaplab._errors import ConfigError
+  cfg.validate()
+  for field, value, lo in (("pairs", n_pairs, 2), ("order", order, 4)):
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+      raise ConfigError(field, f"expected an integer >= {lo}, got {value!r}")
+  for v in cfg.variants():
+    meanfield.functions(_act(v))  # no theory (maxout): fail before any work
+  results.check_writable(path, overwrite)
+  return save(predict(cfg, n_pairs=n_pairs, order=order), path, overwrite)
+
+
+def check_matches(cone_meta: dict, theory_meta: dict, theory_dir: str) -> None:
+  """Raises ConfigError unless the prediction is for the cone run's setting."""
+  from gaplab._errors import ConfigError
+  if theory_meta.get("kind") != "theory":
+    raise ConfigError("theory", f"expected a run written by 'gaplab theory', got "
+                      f"kind {theory_meta.get('kind')!r} in {theory_dir!r}")
+  a, b = cone_meta["config"], theory_meta["config"]
+  differ = [k for k in PREDICTIVE if a.get(k) != b.get(k)]
+  if cone_meta["resolved"]["inputs"] != theory_meta["inputs"]:
+    differ.append("inputs (contents)")
+  if differ:
+    raise ConfigError("theory", f"expected a prediction for this run's setting, got "
+                      f"one whose {', '.join(differ)} differ ({theory_dir!r})")
