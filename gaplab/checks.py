@@ -121,3 +121,37 @@ def check_main(module, argv=None) -> int:
   print(module.report(path))
   print(table([(module.NAME, c) for c in claims]))
   return 0 if all(c.passed for c in claims) else 1
+
+
+def modules() -> dict:
+  """The registered checks, in order: name -> module."""
+  import importlib
+  from gaplab.theory_checks import CHECKS
+  return {n: importlib.import_module(f"gaplab.theory_checks.{n}") for n in CHECKS}
+
+
+def run_checks(names, *, size: str = "quick", out: str, overwrite: bool = False,
+               echo=print) -> list:
+  """Runs checks into OUT/NAME (figures in OUT/NAME/figures); returns
+  (name, Claim) rows. Refuses before any work if a destination exists."""
+  import os
+  import time
+  mods = modules()
+  names = list(mods) if names in (None, "all", ["all"], ("all",)) else list(names)
+  for n in names:
+    if n not in mods:
+      raise ConfigError("name", f"expected 'all' or one of {', '.join(mods)}, got {n!r}")
+  if size not in SIZES:
+    raise ConfigError("size", f"expected one of {', '.join(SIZES)}, got {size!r}")
+  for n in names:
+    results.check_writable(os.path.join(out, n), overwrite)
+  rows = []
+  for n in names:
+    t0 = time.perf_counter()
+    path = mods[n].run(os.path.join(out, n), size, overwrite)
+    mods[n].figures(path, os.path.join(path, "figures"))
+    claims = mods[n].claims(path)
+    rows += [(n, c) for c in claims]
+    ok = all(c.passed for c in claims)
+    echo(f"{n}: {'pass' if ok else 'FAIL'} ({time.perf_counter() - t0:.1f} s) -> {path}")
+  return rows

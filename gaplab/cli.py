@@ -10,7 +10,7 @@ from gaplab.config import BLOCKS, DTYPES, INPUT_KINDS, PRECISIONS, ConeConfig
 
 # config field -> the flag a user types, where it is not --field-with-dashes
 FLAGS = {"widths": "--width", "bias": "--no-bias", "pairwise": "--no-pairwise",
-         "run": "RUN", "pairs": "--pairs"}
+         "run": "RUN", "pairs": "--pairs", "name": "NAME"}
 
 
 def flag(field: str) -> str:
@@ -157,6 +157,25 @@ def build_parser() -> Parser:
                   "first if absent)")
   pc.add_argument("--out", default=None, help="output folder (default: RUN/figures)")
 
+  from gaplab.theory_checks import CHECKS
+  k = sub.add_parser("check", help="run the theory checks: a pass/fail table",
+                     description="Run numerical checks of the theory (each "
+                     "compares simulation with analytic results and asserts), "
+                     "save their data and figures under --out, and print a "
+                     "pass/fail table with the measured figures. Exit status 1 "
+                     f"if a claim fails. Checks: {', '.join(CHECKS)}.")
+  k.add_argument("name", nargs="*", default=["all"], metavar="NAME",
+                 help="check names, or all")
+  size = k.add_mutually_exclusive_group()
+  size.add_argument("--quick", dest="size", action="store_const", const="quick",
+                    help="a few minutes on a 2-core CPU (default: full sizes)")
+  size.add_argument("--tiny", dest="size", action="store_const", const="tiny",
+                    help="seconds per check: a smoke test, not evidence")
+  k.add_argument("--out", default=None,
+                 help="output folder (default: runs/checks or runs/checks-quick)")
+  k.add_argument("--overwrite", action="store_true",
+                 help="replace existing check runs in --out (default: refuse)")
+
   r = sub.add_parser("reproduce", help="run the paper-figure experiments",
                      description="Run every registered paper-figure experiment, "
                      "write figures and REPORT.md next to the paper's numbers.")
@@ -182,7 +201,7 @@ def build_parser() -> Parser:
   bc.add_argument("--reference-seeds", type=int, default=None,
                   help="seeds the NumPy reference runs (default: all)")
   bc.add_argument("--out", default=None, help="also write the results as JSON here")
-  for q in (c, t, pc, r, bc):
+  for q in (c, t, pc, k, r, bc):
     _help_defaults(q)
   return p
 
@@ -239,6 +258,20 @@ def _cmd_plot(a):
     print(f"wrote {p}")
 
 
+def _cmd_check(a):
+  from gaplab import checks
+  size = a.size or "full"
+  out = a.out or ("runs/checks" if size == "full" else f"runs/checks-{size}")
+  rows = checks.run_checks(a.name, size=size, out=out, overwrite=a.overwrite)
+  print(checks.table(rows))
+  failed = [f"{n}: {c.name}" for n, c in rows if not c.passed]
+  if failed:
+    print(f"{len(failed)} of {len(rows)} claims failed", file=sys.stderr)
+    return 1
+  print(f"all {len(rows)} claims hold")
+  return 0
+
+
 def _cmd_reproduce(a):
   from gaplab import reproduce
   reproduce.main(quick=a.quick, out=a.out, only=a.only, overwrite=a.overwrite)
@@ -254,13 +287,14 @@ def main(argv=None) -> int:
   p = build_parser()
   a = p.parse_args(argv)
   try:
-    {"cone": _cmd_cone, "theory": _cmd_theory, "plot": _cmd_plot, "reproduce": _cmd_reproduce,
-     "bench": _cmd_bench}[a.command](a)
+    rc = {"cone": _cmd_cone, "theory": _cmd_theory, "plot": _cmd_plot,
+          "check": _cmd_check, "reproduce": _cmd_reproduce,
+          "bench": _cmd_bench}[a.command](a)
   except ConfigError as e:
     prog = f"gaplab {a.command}"
     print(f"{prog}: error: argument {flag(e.field)}: {e.message}", file=sys.stderr)
     return 2
-  return 0
+  return rc or 0
 
 
 if __name__ == "__main__":
