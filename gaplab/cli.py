@@ -176,9 +176,12 @@ def build_parser() -> Parser:
   k.add_argument("--overwrite", action="store_true",
                  help="replace existing check runs in --out (default: refuse)")
 
-  r = sub.add_parser("reproduce", help="run the paper-figure experiments",
-                     description="Run every registered paper-figure experiment, "
-                     "write figures and REPORT.md next to the paper's numbers.")
+  r = sub.add_parser("reproduce", help="run the paper-figure experiments and "
+                     "theory checks",
+                     description="Run every registered paper-figure experiment "
+                     "and theory check, write figures and REPORT.md next to the "
+                     "paper's numbers. Exit status 1 if a theory check fails "
+                     "(everything is still written).")
   r.add_argument("--quick", action="store_true",
                  help="small sizes: a few minutes on a 2-core CPU (default: full sizes)")
   r.add_argument("--out", default=None,
@@ -274,7 +277,12 @@ def _cmd_check(a):
 
 def _cmd_reproduce(a):
   from gaplab import reproduce
-  reproduce.main(quick=a.quick, out=a.out, only=a.only, overwrite=a.overwrite)
+  failed = reproduce.main(quick=a.quick, out=a.out, only=a.only, overwrite=a.overwrite)
+  if failed:
+    print(f"{len(failed)} theory-check claims failed (see REPORT.md): "
+          + "; ".join(f"{n}: {c.name}" for n, c in failed), file=sys.stderr)
+    return 1
+  return 0
 
 
 def _cmd_bench(a):

@@ -19,16 +19,20 @@ the diagonal, which reads 1/N at layer 0): ReLU 0.32, 0.50, 0.74, 0.95, 0.998 at
 layers 1, 2, 5, 10, 15 (paper, one run: 0.319, 0.494, 0.754, 0.948, 0.998);
 sigmoid 0.85 at layer 1 and 0.99 at layer 2; tanh about 0.57 at layer 25 (paper
 about 0.5); linear about 0.05 at layer 25. Every nonlinearity narrows the cone
-with depth; the linear network barely does.
+with depth; the linear network barely does. The mean-field prediction (saved in
+RUN/theory, dashed in the figures) lies on every measured curve (ReLU 0.320,
+0.497, 0.748, 0.950 at layers 1, 2, 5, 10), down to the float32 floor of
+1 - cos (about 1e-10) that sigmoid and GELU reach.
 """
 from __future__ import annotations
 
 import math
+import os
 import sys
 
 import numpy as np
 
-from gaplab import bands, cone, plotting, results
+from gaplab import bands, checks, cone, plotting, results, theory
 from gaplab.config import ConeConfig
 from gaplab.experiment import experiment_main
 
@@ -58,14 +62,32 @@ def config(size: str = "full", **overrides) -> ConeConfig:
   return ConeConfig.from_dict({**PRESET, **SIZES[size], **overrides})
 
 
+THEORY_PAIRS = 256  # input pairs the mean-field prediction averages over
+
+
 def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
-  return cone.run_and_save(config(size, **overrides), out, overwrite)
+  """The sweep, then its mean-field prediction in RUN/theory."""
+  cfg = config(size, **overrides)
+  if cfg.dtype == "float64":
+    checks.enable_x64()
+  path = cone.run_and_save(cfg, out, overwrite)
+  theory.run_and_save(cfg, os.path.join(path, "theory"), n_pairs=THEORY_PAIRS)
+  return path
+
+
+def _theory(run_dir):
+  path = os.path.join(run_dir, "theory")
+  return path if os.path.isdir(path) else None
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
-  return (plotting.plot_cone(run_dir, fig_dir, stat="mean_cos_diag", name=NAME)
+  th = _theory(run_dir)
+  return (plotting.plot_cone(run_dir, fig_dir, stat="mean_cos_diag", name=NAME,
+                             theory_dir=th)
           + plotting.plot_cone(run_dir, fig_dir, stat="mean_cos",
-                               name=f"{NAME}_distinct"))
+                               name=f"{NAME}_distinct", theory_dir=th)
+          + plotting.plot_cone(run_dir, fig_dir, stat="one_minus_mean_cos",
+                               name=f"{NAME}_one_minus", theory_dir=th))
 
 
 def report(run_dir: str) -> str:
@@ -85,9 +107,11 @@ def report(run_dir: str) -> str:
       "'distinct' excludes the diagonal. 'seed sd' is the spread of single "
       "runs: the paper's numbers come from one run.", "",
       "| activation | layer | paper (one run) | gaplab (diag) | seed sd | "
-      "gaplab (distinct) |",
-      "|---|---|---|---|---|---|",
+      "gaplab (distinct) | mean-field (diag) |",
+      "|---|---|---|---|---|---|---|",
   ]
+  th = _theory(run_dir)
+  pred = results.load_run(th).arrays["mean_cos_diag"] if th else None
   for (act, layer), paper in PAPER.items():
     if act not in names or layer > depth:
       continue
@@ -98,8 +122,9 @@ def report(run_dir: str) -> str:
       cells.append(f"{m:.3f} [{lo:.3f}, {hi:.3f}]")
     sd = np.std(run.arrays["mean_cos_diag"][0, vi, :, layer], ddof=1) \
         if n_seeds > 1 else float("nan")
+    mf = f"{pred[0, vi, layer]:.3f}" if pred is not None else "–"
     lines.append(f"| {act} | {layer} | {paper:g} | {cells[0]} | {sd:.3f} | "
-                 f"{cells[1]} |")
+                 f"{cells[1]} | {mf} |")
   final = run.arrays["mean_cos"][0, :, :, depth].mean(axis=1)
   gap = run.arrays["one_minus_mean_cos"][0, :, :, depth].mean(axis=1)
   lines += ["", f"Layer {depth}, distinct pairs, mean cos (1 − mean cos, "
@@ -107,6 +132,14 @@ def report(run_dir: str) -> str:
                 f"{a} {c:.3f} ({g:.2g})" for a, c, g in zip(names, final, gap))
             + (". In float32, 1 − cos below about 1e-13 is at the resolution "
                "of the forward pass itself." if prov["dtype"] == "float32" else "")]
+  if th:
+    tmeta = results.load_run(th).meta
+    lines += ["", f"Mean-field prediction (dashed in the figures; infinite width, "
+              f"averaged over {tmeta['resolved']['pairs']} pairs of the sweep's "
+              "inputs, `gaplab theory`): phase and depth scale ξc per activation: "
+              + ", ".join(f"{v['activation']} {v['fixed_point'][0]['phase']} "
+                          f"(ξc {v['fixed_point'][0]['xi_c']:.3g})"
+                          for v in tmeta["variants"]) + "."]
   return "\n".join(lines) + "\n"
 
 
