@@ -2,7 +2,7 @@
 __version__ = "0.1.0"
 
 from gaplab._errors import ConfigError
-from gaplab import activations, inits, meanfield, propagation
+from gaplab import activations, checks, fits, inits, meanfield, propagation, theory
 from gaplab.config import ConeConfig, Variant
 from gaplab.engine import run as run_cone, SweepOutput
 from gaplab.stats import cone_stats, unit_rows
@@ -11,6 +11,7 @@ from gaplab.bands import mean_band, t_quantile
 
 __all__ = [
     "ConfigError", "ConeConfig", "Variant", "SweepOutput", "activations",
-    "inits", "meanfield", "propagation", "run_cone", "cone_stats", "unit_rows", "load_run", "save_run",
+    "inits", "meanfield", "propagation", "theory", "checks", "fits", "run_cone",
+    "cone_stats", "unit_rows", "load_run", "save_run",
     "mean_band", "t_quantile",
 ]
