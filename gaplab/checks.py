@@ -20,7 +20,7 @@ import sys
 
 from gaplab import results
 from gaplab._errors import ConfigError
-from gaplab.experiment import parse_overrides
+from gaplab.experiment import file_parser, parse_overrides
 
 SIZES = ("full", "quick", "tiny")
 
@@ -95,19 +95,7 @@ def check_main(module, argv=None) -> int:
 
   Exit status: 0 every claim holds, 1 a claim fails, 2 bad input.
   """
-  from gaplab.cli import Parser
-  p = Parser(prog=f"python theory_checks/{module.NAME}.py",
-             description=module.__doc__.split("\n\n")[0])
-  size = p.add_mutually_exclusive_group()
-  size.add_argument("--quick", dest="size", action="store_const", const="quick",
-                    help="the sizes 'gaplab check --quick' uses")
-  size.add_argument("--tiny", dest="size", action="store_const", const="tiny",
-                    help="seconds-long smoke-test sizes")
-  p.add_argument("--out", required=True, help="new run directory")
-  p.add_argument("--overwrite", action="store_true",
-                 help="replace an existing run directory (default: refuse)")
-  p.add_argument("--set", nargs="*", metavar="KEY=VALUE",
-                 help="override preset keys (unknown keys are an error)")
+  p = file_parser(module, "theory_checks", "the sizes 'gaplab check --quick' uses")
   a = p.parse_args(argv)
   try:
     path = module.run(a.out, a.size or "full", a.overwrite, **parse_overrides(a.set))

@@ -30,14 +30,15 @@ def parse_overrides(items) -> dict:
   return out
 
 
-def experiment_main(module, argv=None) -> int:
-  """``python simulations/NAME.py [--quick|--tiny] --out DIR [--set k=v]``."""
+def file_parser(module, folder: str, quick_help: str):
+  """The command line every runnable file shares: ``python FOLDER/NAME.py
+  [--quick|--tiny] --out DIR [--overwrite] [--set k=v ...]``."""
   from gaplab.cli import Parser
-  p = Parser(prog=f"python simulations/{module.NAME}.py",
+  p = Parser(prog=f"python {folder}/{module.NAME}.py",
              description=module.__doc__.split("\n\n")[0])
   size = p.add_mutually_exclusive_group()
   size.add_argument("--quick", dest="size", action="store_const", const="quick",
-                    help="the sizes 'gaplab reproduce --quick' uses")
+                    help=quick_help)
   size.add_argument("--tiny", dest="size", action="store_const", const="tiny",
                     help="seconds-long smoke-test sizes")
   p.add_argument("--out", required=True, help="new run directory")
@@ -45,6 +46,12 @@ def experiment_main(module, argv=None) -> int:
                  help="replace an existing run directory (default: refuse)")
   p.add_argument("--set", nargs="*", metavar="KEY=VALUE",
                  help="override preset keys (unknown keys are an error)")
+  return p
+
+
+def experiment_main(module, argv=None) -> int:
+  """``python simulations/NAME.py [--quick|--tiny] --out DIR [--set k=v]``."""
+  p = file_parser(module, "simulations", "the sizes 'gaplab reproduce --quick' uses")
   a = p.parse_args(argv)
   try:
     path = module.run(a.out, a.size or "full", a.overwrite,

@@ -9,20 +9,13 @@ import sys
 import numpy as np
 import pytest
 
-from gaplab import cli, results
+from gaplab import results
+from clihelp import run_cli
 
 TINY = ["--activations", "relu,tanh", "--depth", "3", "--width", "8",
         "--input-dim", "5", "--n-samples", "12", "--seeds", "2", "--n-bins", "10"]
 
 
-def run_cli(argv, capsys):
-  """(exit status, stdout, stderr) of an in-process ``gaplab`` call."""
-  try:
-    rc = cli.main(argv)
-  except SystemExit as e:  # argparse's own errors exit directly
-    rc = e.code
-  out, err = capsys.readouterr()
-  return rc, out, err
 
 
 @pytest.mark.parametrize("argv", [[], ["cone"], ["plot", "cone"], ["reproduce"],

@@ -5,17 +5,11 @@ import os
 import numpy as np
 import pytest
 
-from gaplab import checks, cli
+from gaplab import checks
 from gaplab.theory_checks import mean_field_vs_simulation as mfc
+from clihelp import run_cli
 
 
-def run_cli(argv, capsys):
-  try:
-    rc = cli.main(argv)
-  except SystemExit as e:
-    rc = e.code
-  out, err = capsys.readouterr()
-  return rc, out, err
 
 
 def test_tiny_main_passes_and_claims_come_from_saved_data(tmp_path, capsys):

@@ -7,20 +7,14 @@ import os
 import numpy as np
 import pytest
 
-from gaplab import cli, engine, meanfield as mf, propagation as pr, theory
+from gaplab import engine, meanfield as mf, propagation as pr, theory
 from gaplab.config import ConeConfig
+from clihelp import run_cli
 
 SMALL = dict(activations=("relu", "tanh"), depth=4, widths=(64,), input_dim=16,
              n_samples=24, seeds=3, dtype="float64")
 
 
-def run_cli(argv, capsys):
-  try:
-    rc = cli.main(argv)
-  except SystemExit as e:
-    rc = e.code
-  out, err = capsys.readouterr()
-  return rc, out, err
 
 
 def test_input_pairs_are_the_engines_inputs():
