@@ -102,7 +102,7 @@ class FixedPoint:
   q_converged: bool
   chi1: float  # sigma_w^2 E[phi'(sqrt(q*) z)^2]
   c_star: float  # pre-activation correlation fixed point reached from c = 0
-  chi_c: float  # slope of the correlation map at c*
+  chi_c: float  # slope of the (length-normalised) correlation map at c*
   xi_c: float  # depth scale -1/ln(chi_c); inf at criticality
   phase: str
   cos_star: float  # post-activation cosine at the fixed point
@@ -129,24 +129,30 @@ def fixed_point(act, sigma_w2: float, sigma_b2: float, *, tol_phase=1e-9,
                 max_iter=20000, **kw) -> FixedPoint:
   """q*, chi_1, c*, the depth scale and the phase for one (act, sigma_w2, sigma_b2).
 
-  The phase follows chi_1 at q*: < 1 ordered (the cone closes, 1 - c ~ chi_1^l),
-  = 1 critical (power law), > 1 chaotic (c* < 1: the cone never closes).
-  Without a finite q* (e.g. a linear net with sigma_w = 1 and a bias), chi_1
-  is taken where the iteration stopped and ``q_converged`` is False.
+  The phase is that of the cosine: the slope at c = 1 of the correlation map
+  normalised by the next length, sigma_w^2 q E[phi'^2] / (sigma_w^2 E[phi^2] +
+  sigma_b^2), which is chi_1 at a finite fixed point q*. < 1 ordered (the cone
+  closes, 1 - c ~ chi_c^l), = 1 critical (power law), > 1 chaotic (c* < 1: the
+  cone never closes). Where the length map has no finite fixed point (ReLU
+  at sigma_w^2 > 2: q explodes) or runs to 0 (sigma_b = 0 and a small sigma_w),
+  chi_1 alone misleads: ReLU's cosine map is the same for every sigma_w, and
+  tanh near 0 is linear, so both are critical there, not chaotic or ordered.
+  ``q_converged`` is False where the iteration stopped without a fixed point.
   """
   q, ok = length_fixed_point(act, sigma_w2, sigma_b2, max_iter=max_iter, **kw)
   q_eval = q if math.isfinite(q) else 1e12
   chi1 = float(sigma_w2 * mf.derivative_moment(act, q_eval))
-  if abs(chi1 - 1) <= tol_phase:
+  norm = float(sigma_w2 * mf.second_moment(act, q_eval, **kw) + sigma_b2)
+  slope = chi1 * q_eval / norm if norm > 0 else chi1
+  if abs(slope - 1) <= tol_phase:
     phase = "critical"
   else:
-    phase = "ordered" if chi1 < 1 else "chaotic"
+    phase = "ordered" if slope < 1 else "chaotic"
   c = 1.0
   if phase == "chaotic":  # c = 1 is unstable: iterate the correlation map from 0
     c = 0.0
     # normalised by the next length (= q* at a fixed point), so c stays in
     # [-1, 1] even where q* is infinite and q_eval is only a large stand-in
-    norm = sigma_w2 * mf.second_moment(act, q_eval, **kw) + sigma_b2
     for _ in range(max_iter):
       new = float((sigma_w2 * mf.kernel(act, q_eval, q_eval, c * q_eval, **kw)
                    + sigma_b2) / norm)
@@ -154,7 +160,8 @@ def fixed_point(act, sigma_w2: float, sigma_b2: float, *, tol_phase=1e-9,
         c = new
         break
       c = new
-  chi_c = float(sigma_w2 * mf.derivative_kernel(act, q_eval, q_eval, c * q_eval))
+  chi_c = float(sigma_w2 * q_eval * mf.derivative_kernel(act, q_eval, q_eval, c * q_eval)
+                / (norm if norm > 0 else q_eval))
   xi = math.inf if abs(chi_c - 1) <= tol_phase else -1 / math.log(chi_c)
   cos = float(mf.post_cosine(act, q_eval, q_eval, c * q_eval, **kw))
   return FixedPoint(q, ok, chi1, c, chi_c, abs(xi), phase, cos)

@@ -106,7 +106,11 @@ def test_known_values():
 def test_relu_chi1_is_half_sigma_w2(sw2):
   fp = pr.fixed_point("relu", sw2, 0.01 if sw2 < 2 else 0.0)
   assert fp.chi1 == pytest.approx(sw2 / 2, abs=1e-12)
-  assert fp.phase == {0.5: "ordered", 1.0: "ordered", 2.0: "critical", 3.0: "chaotic"}[sw2]
+  # at sigma_w^2 = 3 (no bias) chi_1 > 1 only makes the length explode: ReLU is
+  # homogeneous, its cosine map does not depend on sigma_w, so the cosine is
+  # critical (closes as a power law), not chaotic
+  assert fp.phase == {0.5: "ordered", 1.0: "ordered", 2.0: "critical", 3.0: "critical"}[sw2]
+  assert fp.c_star == 1.0
 
 
 def test_paper_relu_setting_is_ordered_with_chi_half():
@@ -163,6 +167,19 @@ def test_effective_variances_of_each_scheme(scheme, expect):
   got = inits.variances(scheme, 1.3, 0.1, True, 64, 64)
   assert got == pytest.approx(expect, rel=1e-12)
   assert inits.variances(scheme, 1.3, 0.1, False, 64, 64)[1] == 0
+
+
+def test_phases_of_the_cosine():
+  # tanh with a large sigma_w and small bias: c* < 1, the cone never closes
+  fp = pr.fixed_point("tanh", 4.0, 0.01)
+  assert fp.phase == "chaotic" and fp.c_star < 0.5 and fp.chi_c < 1
+  # erf at the paper's setting: chi_1 = sigma_w^2 E[erf'^2] > 1 at q* ~ 0.05
+  assert pr.fixed_point("erf", 1.0, 1 / 512).phase == "chaotic"
+  # tanh at sigma_b = 0, sigma_w^2 < 1: q -> 0, where tanh is linear: critical
+  assert pr.fixed_point("tanh", 0.8, 0.0).phase == "critical"
+  # ReLU with a bias above sigma_w^2 = 2: q explodes, the bias fades, critical
+  fp = pr.fixed_point("relu", 3.0, 0.1)
+  assert fp.phase == "critical" and not fp.q_converged
 
 
 def test_maxout_has_no_theory_yet():
