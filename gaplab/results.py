@@ -73,17 +73,24 @@ def save_run(path: str, *, meta: dict, arrays: dict, header: Sequence[str],
       w.writerow(header)
       for row in rows:
         w.writerow([_cell(x) for x in row])
-    old = None
-    if os.path.lexists(path):
-      old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=parent)
-      os.rename(path, os.path.join(old, "run"))
-    os.rename(tmp, path)
-    if old:
-      shutil.rmtree(old)
+    install(tmp, path)
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
     raise
   return path
+
+
+def install(new: str, path: str) -> None:
+  """Moves the finished directory ``new`` to ``path`` (a sibling), replacing
+  an existing ``path`` only once ``new`` is complete."""
+  old = None
+  if os.path.lexists(path):
+    old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-",
+                           dir=os.path.dirname(path))
+    os.rename(path, os.path.join(old, "run"))
+  os.rename(new, path)
+  if old:
+    shutil.rmtree(old)
 
 
 @dataclasses.dataclass

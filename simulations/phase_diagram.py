@@ -331,13 +331,7 @@ def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> s
                            header=header, rows=rows)
     for sub in SUBRUNS:
       os.rename(os.path.join(work, sub), os.path.join(new, sub))
-    old = None
-    if os.path.lexists(path):
-      old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=parent)
-      os.rename(path, os.path.join(old, "run"))
-    os.rename(new, path)
-    if old:
-      shutil.rmtree(old)
+    results.install(new, path)
   finally:
     shutil.rmtree(work, ignore_errors=True)
   return path
