@@ -42,6 +42,7 @@ class Plan:
   pairwise: bool
   dtype: str
   precision: str
+  output: str = "stats"  # "stats": statistics per layer; "final": the last layer
 
 
 def _precision(name):
@@ -117,6 +118,17 @@ def _seed_program(key, x_user, params, plan: Plan):
         for h, p, (fam, segs) in zip(hs, params, plan.families))
     return new, measure(new[0] if len(new) == 1 else jnp.concatenate(new, axis=0))
 
+  if plan.output == "final":  # the last layer's outputs (V, N, width) and x
+    def step(hs, layer_idx, which):
+      bases = network.LayerBases(network.layer_key(kw, layer_idx), dtype)
+      return tuple(network.family_apply(h, bases, dict(p[which], act=p["act"]),
+                                        segments=segs, family=fam, block=plan.block,
+                                        width=plan.width, precision=prec)
+                   for h, p, (fam, segs) in zip(hs, params, plan.families))
+    hs = step((x,) * len(plan.families), 1, "first")
+    hs, _ = jax.lax.scan(lambda c, l: (step(c, l, "rest"), None), hs,
+                         jnp.arange(2, plan.depth + 1))
+    return jnp.concatenate(hs, axis=0), x
   s0 = stats.cone_stats(x, n_bins=plan.n_bins, block=plan.pair_block,
                         pairwise=plan.pairwise)
   hs, s1 = layer((x,) * len(plan.families), 1, "first")
@@ -226,6 +238,35 @@ def run(cfg: ConeConfig) -> SweepOutput:
   arrays = {k: np.stack([w[k] for w in per_width]) for k in STAT_KEYS}
   return SweepOutput(cfg, arrays, variants, d_in, n, chunk,
                      time.perf_counter() - t0)
+
+
+def embeddings(cfg: ConeConfig, width: int | None = None, seeds=None):
+  """The last layer's outputs of every variant, for the given seed indices
+  (default: all): (outputs (S, V, N, width) in variant order, inputs (S, N, d)).
+
+  The same program as ``run`` (same keys, weights and inputs) up to its last
+  layer, for analyses that need the embeddings themselves, e.g. the gap
+  between two independently initialised networks. Memory grows with S: pass a
+  few seeds at a time for big sweeps.
+  """
+  cfg.validate()
+  width = cfg.widths[0] if width is None else width
+  x_user = cfg.load_inputs()
+  n, d_in = x_user.shape if x_user is not None else (cfg.n_samples, cfg.input_dim)
+  dtype = jnp.dtype(cfg.dtype)
+  variants = cfg.variants()
+  stacks = family_stacks(variants)
+  inverse = np.argsort([v.index for vs in stacks.values() for v in vs])
+  plan = Plan(families=tuple((f, segments(vs)) for f, vs in stacks.items()),
+              block=cfg.block, depth=cfg.depth, width=width, input_dim=d_in,
+              n_samples=n, inputs="array" if x_user is not None else cfg.inputs,
+              n_bins=cfg.n_bins, pair_block=cfg.pair_block, pairwise=False,
+              dtype=cfg.dtype, precision=cfg.precision, output="final")
+  keys = seed_keys(cfg)
+  idx = np.arange(cfg.seeds) if seeds is None else np.asarray(seeds)
+  x_arg = None if x_user is None else jnp.asarray(x_user, dtype)
+  h, x = compiled(plan)(keys[idx], x_arg, family_params(cfg, stacks, width, d_in, dtype))
+  return np.asarray(h)[:, inverse], np.asarray(x)
 
 
 def explicit_weights(cfg: ConeConfig, variant: Variant, seed_index: int,

@@ -264,6 +264,12 @@ def second_moment(act, q, *, method: str = "auto", order: int = DEFAULT_ORDER):
   return _shifted_expectation(lambda x: f(x) ** 2, 0.0, np.sqrt(q), order)
 
 
+def first_moment(act, q, *, order: int = DEFAULT_ORDER):
+  """E[phi(sqrt(q) z)]: the mean of a unit's output (0 for odd phi)."""
+  f, _, _ = functions(act)
+  return _shifted_expectation(f, 0.0, np.sqrt(np.asarray(q, np.float64)), order)
+
+
 def derivative_moment(act, q, *, order: int = DEFAULT_ORDER):
   """E[phi'(sqrt(q) z)^2], 1-D split Gauss-Legendre."""
   _, df, _ = functions(act)
