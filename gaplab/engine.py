@@ -42,7 +42,9 @@ class Plan:
   pairwise: bool
   dtype: str
   precision: str
-  output: str = "stats"  # "stats": statistics per layer; "final": the last layer
+  # "stats": statistics per layer; "final": the last layer's outputs;
+  # "centroids": per layer, the mean of the L2-normalised rows (for gaps)
+  output: str = "stats"
 
 
 def _precision(name):
@@ -118,17 +120,23 @@ def _seed_program(key, x_user, params, plan: Plan):
         for h, p, (fam, segs) in zip(hs, params, plan.families))
     return new, measure(new[0] if len(new) == 1 else jnp.concatenate(new, axis=0))
 
-  if plan.output == "final":  # the last layer's outputs (V, N, width) and x
+  if plan.output in ("final", "centroids"):
     def step(hs, layer_idx, which):
       bases = network.LayerBases(network.layer_key(kw, layer_idx), dtype)
-      return tuple(network.family_apply(h, bases, dict(p[which], act=p["act"]),
-                                        segments=segs, family=fam, block=plan.block,
-                                        width=plan.width, precision=prec)
-                   for h, p, (fam, segs) in zip(hs, params, plan.families))
-    hs = step((x,) * len(plan.families), 1, "first")
-    hs, _ = jax.lax.scan(lambda c, l: (step(c, l, "rest"), None), hs,
-                         jnp.arange(2, plan.depth + 1))
-    return jnp.concatenate(hs, axis=0), x
+      new = tuple(network.family_apply(h, bases, dict(p[which], act=p["act"]),
+                                       segments=segs, family=fam, block=plan.block,
+                                       width=plan.width, precision=prec)
+                  for h, p, (fam, segs) in zip(hs, params, plan.families))
+      if plan.output == "final":
+        return new, None
+      h = jnp.concatenate(new, axis=0)  # (V, N, width) -> centroid (V, width)
+      return new, jnp.mean(jax.vmap(stats.unit_rows)(h), axis=1)
+    hs, c1 = step((x,) * len(plan.families), 1, "first")
+    hs, crest = jax.lax.scan(lambda c, l: step(c, l, "rest"), hs,
+                             jnp.arange(2, plan.depth + 1))
+    if plan.output == "final":  # the last layer's outputs (V, N, width) and x
+      return jnp.concatenate(hs, axis=0), x
+    return jnp.concatenate([c1[:, None], jnp.moveaxis(crest, 0, 1)], axis=1), x
   s0 = stats.cone_stats(x, n_bins=plan.n_bins, block=plan.pair_block,
                         pairwise=plan.pairwise)
   hs, s1 = layer((x,) * len(plan.families), 1, "first")
@@ -240,14 +248,16 @@ def run(cfg: ConeConfig) -> SweepOutput:
                      time.perf_counter() - t0)
 
 
-def embeddings(cfg: ConeConfig, width: int | None = None, seeds=None):
+def embeddings(cfg: ConeConfig, width: int | None = None, seeds=None,
+               output: str = "final"):
   """The last layer's outputs of every variant, for the given seed indices
   (default: all): (outputs (S, V, N, width) in variant order, inputs (S, N, d)).
 
   The same program as ``run`` (same keys, weights and inputs) up to its last
   layer, for analyses that need the embeddings themselves, e.g. the gap
   between two independently initialised networks. Memory grows with S: pass a
-  few seeds at a time for big sweeps.
+  few seeds at a time for big sweeps. ``output="centroids"`` returns instead,
+  for layers 1..L, the centroid of the L2-normalised rows: (S, V, L, width).
   """
   cfg.validate()
   width = cfg.widths[0] if width is None else width
@@ -261,7 +271,7 @@ def embeddings(cfg: ConeConfig, width: int | None = None, seeds=None):
               block=cfg.block, depth=cfg.depth, width=width, input_dim=d_in,
               n_samples=n, inputs="array" if x_user is not None else cfg.inputs,
               n_bins=cfg.n_bins, pair_block=cfg.pair_block, pairwise=False,
-              dtype=cfg.dtype, precision=cfg.precision, output="final")
+              dtype=cfg.dtype, precision=cfg.precision, output=output)
   keys = seed_keys(cfg)
   idx = np.arange(cfg.seeds) if seeds is None else np.asarray(seeds)
   x_arg = None if x_user is None else jnp.asarray(x_user, dtype)

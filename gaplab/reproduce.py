@@ -30,8 +30,10 @@ def _is_check(mod) -> bool:
 def _validate(mod, size: str) -> None:
   if _is_check(mod):
     checks.resolve(mod.PRESET, mod.SIZES, size, {})
-  else:
-    mod.config(size).validate()
+  else:  # config() raises on a bad preset; a ConeConfig also validates
+    cfg = mod.config(size)
+    if hasattr(cfg, "validate"):
+      cfg.validate()
 
 
 def _section(mod, data: str) -> str:

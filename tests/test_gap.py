@@ -46,6 +46,13 @@ def test_embeddings_are_the_engines_last_layer():
     for v in range(4):
       assert gap.decomposition(h[i, v], h[i, v])["c_a"] == pytest.approx(
           stats[v, s, -1], abs=1e-13)
+  # per-layer centroids: |centroid|^2 is each layer's mean cosine with diagonal
+  c, _ = engine.embeddings(cfg, seeds=[0, 2], output="centroids")
+  assert c.shape == (2, 4, 3, 32)
+  u = h / np.linalg.norm(h, axis=-1, keepdims=True)
+  np.testing.assert_allclose(c[:, :, -1], u.mean(axis=2), atol=1e-15)
+  np.testing.assert_allclose(np.sum(c * c, -1), np.moveaxis(stats[:, [0, 2], 1:], 1, 0),
+                             atol=1e-13)
 
 
 def test_independent_inits_on_the_same_inputs(tmp_path):
