@@ -43,3 +43,35 @@ def plot_gap_at_init(run, fig_dir: str, name: str) -> list[str]:
                f"band ±1 sd over seed pairs)", fontsize=9)
   fig.tight_layout()
   return _save(fig, fig_dir, name)
+
+
+def plot_init_cones(run, fig_dir: str, name: str) -> list[str]:
+  """Per activation: 2-D PCA scatter of the pooled unit embeddings coloured by
+  seed, and the pooled PCA spectrum with the K − 1 component marked."""
+  cfg, a = run.meta["config"], run.arrays
+  acts, k = cfg["activations"], cfg["seeds"]
+  fig, axes = plt.subplots(len(acts), 2, figsize=(10, 4 * len(acts)), squeeze=False)
+  colors = _colors(k)
+  for i, act in enumerate(acts):
+    ax = axes[i][0]
+    for s in range(k):
+      p = a["scatter"][i, s]
+      ax.scatter(p[:, 0], p[:, 1], s=4, color=colors[s], alpha=0.6, lw=0)
+    ax.set(title=f"{act}: pooled PCA, one colour per seed ({k} seeds)",
+           xlabel="PC 1", ylabel="PC 2")
+    ax = axes[i][1]
+    spec = a["spectrum"][i]
+    ax.semilogy(np.arange(1, len(spec) + 1), spec, ".-", color="k")
+    ax.axvline(k - 1, color="C3", ls="--", lw=1, label=f"K − 1 = {k - 1}")
+    ax.set(title=f"{act}: explained variance (drop at K−1: {a['drop'][i]:.3g}×); "
+           f"seed accuracy {a['accuracy'][i]:.2f}", xlabel="component",
+           ylabel="variance ratio")
+    ax.title.set_fontsize(8)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")
+  fig.suptitle(f"Different seeds, different cones: within-seed cos "
+               + ", ".join(f"{act} {a['within'][i]:.3f}" for i, act in enumerate(acts))
+               + "; between-seed "
+               + ", ".join(f"{a['between'][i]:.3f}" for i in range(len(acts))), fontsize=9)
+  fig.tight_layout()
+  return _save(fig, fig_dir, name)
