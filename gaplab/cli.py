@@ -10,7 +10,8 @@ from gaplab.config import BLOCKS, DTYPES, INPUT_KINDS, PRECISIONS, ConeConfig
 
 # config field -> the flag a user types, where it is not --field-with-dashes
 FLAGS = {"widths": "--width", "bias": "--no-bias", "pairwise": "--no-pairwise",
-         "run": "RUN", "pairs": "--pairs", "name": "NAME"}
+         "run": "RUN", "pairs": "--pairs", "name": "NAME", "a": "A.npy",
+         "b": "B.npy", "x": "A.npy", "y": "B.npy"}
 
 
 def flag(field: str) -> str:
@@ -176,6 +177,32 @@ def build_parser() -> Parser:
   k.add_argument("--overwrite", action="store_true",
                  help="replace existing check runs in --out (default: refuse)")
 
+  from gaplab.simulations import EXPERIMENTS
+  ru = sub.add_parser("run", help="run one experiment file from simulations/",
+                      description="Run one registered experiment (the same as "
+                      "'python simulations/NAME.py'): save its data under --out, "
+                      "draw its figures in OUT/figures and print its report. "
+                      f"Experiments: {', '.join(EXPERIMENTS)}.")
+  ru.add_argument("name", metavar="NAME", help="experiment name")
+  size = ru.add_mutually_exclusive_group()
+  size.add_argument("--quick", dest="size", action="store_const", const="quick",
+                    help="the sizes 'gaplab reproduce --quick' uses (default: full)")
+  size.add_argument("--tiny", dest="size", action="store_const", const="tiny",
+                    help="seconds-long smoke-test sizes")
+  ru.add_argument("--out", default=None, help="new run directory (default: runs/NAME)")
+  ru.add_argument("--overwrite", action="store_true",
+                  help="replace an existing run directory (default: refuse)")
+  ru.add_argument("--set", nargs="*", metavar="KEY=VALUE", default=None,
+                  help="override preset keys (unknown keys are an error)")
+
+  gp = sub.add_parser("gap", help="the modality gap between two embedding arrays",
+                      description="gap = |mu_A - mu_B| between the centroids of the "
+                      "L2-normalised rows of A (N, D) and B (M, D), and its "
+                      "decomposition gap^2 = c_A + c_B - 2 mu_A.mu_B, with c the "
+                      "mean cosine over all pairs, diagonal included.")
+  gp.add_argument("a", metavar="A.npy", help="embeddings of one modality, (N, D)")
+  gp.add_argument("b", metavar="B.npy", help="embeddings of the other, (M, D)")
+
   r = sub.add_parser("reproduce", help="run the paper-figure experiments and "
                      "theory checks",
                      description="Run every registered paper-figure experiment "
@@ -204,7 +231,7 @@ def build_parser() -> Parser:
   bc.add_argument("--reference-seeds", type=int, default=None,
                   help="seeds the NumPy reference runs (default: all)")
   bc.add_argument("--out", default=None, help="also write the results as JSON here")
-  for q in (c, t, pc, k, r, bc):
+  for q in (c, t, pc, k, ru, r, bc):
     _help_defaults(q)
   return p
 
@@ -275,6 +302,36 @@ def _cmd_check(a):
   return 0
 
 
+def _cmd_run(a):
+  import importlib
+  from gaplab.experiment import parse_overrides
+  from gaplab.simulations import EXPERIMENTS
+  if a.name not in EXPERIMENTS:
+    raise ConfigError("name", f"expected one of {', '.join(EXPERIMENTS)}, got {a.name!r}")
+  mod = importlib.import_module(f"gaplab.simulations.{a.name}")
+  try:
+    path = mod.run(a.out or f"runs/{a.name}", a.size or "full", a.overwrite,
+                   **parse_overrides(a.set))
+  except ConfigError as e:
+    raise ConfigError(e.field if e.field in ("out", "set") else f"set {e.field}",
+                      e.message) from None
+  for f in mod.figures(path, path + "/figures"):
+    print(f"wrote {f}")
+  print(mod.report(path))
+
+
+def _cmd_gap(a):
+  import json
+  from gaplab import gap, inputs
+  arrays = []
+  for path, field in ((a.a, "a"), (a.b, "b")):
+    try:
+      arrays.append(inputs.load_array(path))
+    except ConfigError as e:
+      raise ConfigError(field, e.message) from None
+  print(json.dumps(gap.decomposition(*arrays), indent=2))
+
+
 def _cmd_reproduce(a):
   from gaplab import reproduce
   failed = reproduce.main(quick=a.quick, out=a.out, only=a.only, overwrite=a.overwrite)
@@ -296,7 +353,8 @@ def main(argv=None) -> int:
   a = p.parse_args(argv)
   try:
     rc = {"cone": _cmd_cone, "theory": _cmd_theory, "plot": _cmd_plot,
-          "check": _cmd_check, "reproduce": _cmd_reproduce,
+          "check": _cmd_check, "run": _cmd_run, "gap": _cmd_gap,
+          "reproduce": _cmd_reproduce,
           "bench": _cmd_bench}[a.command](a)
   except ConfigError as e:
     prog = f"gaplab {a.command}"

@@ -46,7 +46,7 @@ def decomposition(x, y) -> dict:
   """
   u, v = _unit_rows(x, "x"), _unit_rows(y, "y")
   if u.shape[1] != v.shape[1]:
-    raise ConfigError("y", f"expected {u.shape[1]} columns like x, got {v.shape[1]}")
+    raise ConfigError("y", f"expected {u.shape[1]} columns like the first array, got {v.shape[1]}")
   mu_a, mu_b = u.mean(axis=0), v.mean(axis=0)
   c_a, c_b, cross = mu_a @ mu_a, mu_b @ mu_b, mu_a @ mu_b
   return {"gap": float(np.linalg.norm(mu_a - mu_b)), "c_a": float(c_a),

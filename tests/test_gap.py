@@ -77,3 +77,26 @@ def test_independent_inits_on_the_same_inputs(tmp_path):
   assert gap.predicted_cross("tanh", 0.7) == pytest.approx(0.0, abs=1e-15)
   assert gap.predicted_cross("relu", 0.7) == pytest.approx(1 / math.pi, rel=1e-12)
   assert relu["cross"] == pytest.approx(1 / math.pi, abs=3 / math.sqrt(512))
+
+
+def test_gap_and_run_commands(tmp_path, capsys):
+  import json
+  from clihelp import run_cli
+  rng = np.random.default_rng(3)
+  a, b = rng.standard_normal((30, 6)) + 1, rng.standard_normal((20, 6))
+  np.save(tmp_path / "a.npy", a)
+  np.save(tmp_path / "b.npy", b)
+  np.save(tmp_path / "c.npy", rng.standard_normal((20, 7)))
+  rc, out, _ = run_cli(["gap", str(tmp_path / "a.npy"), str(tmp_path / "b.npy")], capsys)
+  assert rc == 0 and json.loads(out) == pytest.approx(gap.decomposition(a, b))
+  rc, _, err = run_cli(["gap", str(tmp_path / "a.npy"), str(tmp_path / "c.npy")], capsys)
+  assert rc == 2 and "argument B.npy: expected 6 columns" in err
+  rc, _, err = run_cli(["gap", str(tmp_path / "a.npy"), str(tmp_path / "no.npy")], capsys)
+  assert rc == 2 and "argument B.npy" in err and len(err.strip().splitlines()) == 1
+  rc, out, _ = run_cli(["run", "gap_at_init", "--tiny", "--out", str(tmp_path / "g")], capsys)
+  assert rc == 0 and "| same data |" in out
+  rc, _, err = run_cli(["run", "gap_at_init", "--tiny", "--out", str(tmp_path / "h"),
+                        "--set", "seeds=1"], capsys)
+  assert rc == 2 and "argument --set seeds" in err and not (tmp_path / "h").exists()
+  rc, _, err = run_cli(["run", "fig9"], capsys)
+  assert rc == 2 and "argument NAME" in err
