@@ -75,3 +75,40 @@ def plot_init_cones(run, fig_dir: str, name: str) -> list[str]:
                + ", ".join(f"{a['between'][i]:.3f}" for i in range(len(acts))), fontsize=9)
   fig.tight_layout()
   return _save(fig, fig_dir, name)
+
+
+def plot_architectures(run, fig_dir: str, name: str) -> list[str]:
+  """Top: cosine histograms of the final embeddings per encoder (pooled over
+  seeds) with mean and min marked. Bottom: mean cosine per layer, ±1 sd band
+  over seeds."""
+  cfg, a = run.meta["config"], run.arrays
+  encs = cfg["encoders"]
+  edges = a["hist_edges"]
+  centres = (edges[:-1] + edges[1:]) / 2
+  fig, axes = plt.subplots(2, len(encs), figsize=(4.6 * len(encs), 7.5), squeeze=False)
+  for i, n in enumerate(encs):
+    h = a[f"{n}_hist"].sum(0).astype(float)
+    ax = axes[0][i]
+    ax.bar(centres, h / h.sum(), width=edges[1] - edges[0], color="C0", alpha=0.7)
+    mean = a[f"{n}_mean_cos"][:, -1].mean()
+    ax.axvline(mean, color="C3", lw=1.5, label=f"mean {mean:.3f}")
+    ax.axvline(a[f"{n}_min_cos"][:, -1].min(), color="k", ls=":", lw=1,
+               label=f"min {a[f'{n}_min_cos'][:, -1].min():.3f}")
+    ax.set(xlim=(-1, 1), title=f"{n}: final embedding", xlabel="cosine",
+           ylabel="fraction of pairs")
+    ax.legend(fontsize=7)
+    ax = axes[1][i]
+    layers = run.meta["encoders"][n]["layers"]
+    m = a[f"{n}_mean_cos"]
+    mu, sd = m.mean(0), (m.std(0, ddof=1) if m.shape[0] > 1 else np.zeros(m.shape[1]))
+    xs = np.arange(len(layers))
+    ax.plot(xs, mu, ".-", color="C0")
+    ax.fill_between(xs, mu - sd, mu + sd, color="C0", alpha=0.2, lw=0)
+    ax.set_xticks(xs, layers, rotation=60, fontsize=7)
+    ax.set(ylim=(-0.05, 1.05), ylabel="mean cosine (distinct pairs)",
+           title=f"{n}: per layer")
+    ax.grid(alpha=0.3)
+  fig.suptitle(f"Random-init encoders on noise inputs ({cfg['seeds']} seeds, "
+               f"{cfg['n_inputs']} inputs, {cfg['sizes']} sizes)", fontsize=9)
+  fig.tight_layout()
+  return _save(fig, fig_dir, name)

@@ -1,4 +1,5 @@
 """Paper-figure experiments, one per file; ``gaplab reproduce`` runs them in
 this order. Installed as ``gaplab.simulations``."""
 
-EXPERIMENTS = ("cone_depth", "phase_diagram", "gap_at_init", "init_cones")
+EXPERIMENTS = ("cone_depth", "phase_diagram", "gap_at_init", "init_cones",
+               "architectures_at_init")
