@@ -49,8 +49,8 @@ def plot_init_cones(run, fig_dir: str, name: str) -> list[str]:
   """Per activation: 2-D PCA scatter of the pooled unit embeddings coloured by
   seed, and the pooled PCA spectrum with the K − 1 component marked."""
   cfg, a = run.meta["config"], run.arrays
-  acts, k = cfg["activations"], cfg["seeds"]
-  fig, axes = plt.subplots(len(acts), 2, figsize=(10, 4 * len(acts)), squeeze=False)
+  acts, k = run.meta["networks"], cfg["seeds"]
+  fig, axes = plt.subplots(len(acts), 2, figsize=(11, 3.6 * len(acts)), squeeze=False)
   colors = _colors(k)
   for i, act in enumerate(acts):
     ax = axes[i][0]
@@ -69,10 +69,9 @@ def plot_init_cones(run, fig_dir: str, name: str) -> list[str]:
     ax.title.set_fontsize(8)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
-  fig.suptitle(f"Different seeds, different cones: within-seed cos "
-               + ", ".join(f"{act} {a['within'][i]:.3f}" for i, act in enumerate(acts))
-               + "; between-seed "
-               + ", ".join(f"{a['between'][i]:.3f}" for i in range(len(acts))), fontsize=9)
+  fig.suptitle("Different seeds, different cones (within-seed / between-seed cos): "
+               + ", ".join(f"{act} {a['within'][i]:.3f} / {a['between'][i]:.3f}"
+                           for i, act in enumerate(acts)), fontsize=9)
   fig.tight_layout()
   return _save(fig, fig_dir, name)
 

@@ -71,3 +71,44 @@ def pca_project(emb, dims: int = 2) -> np.ndarray:
   mean = x.mean(axis=0)
   _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
   return ((x - mean) @ vt[:dims].T).reshape(u.shape[0], u.shape[1], dims)
+
+
+def _share(h):
+  """ANOVA between-seed share of (K, N, n) raw outputs, pooled over coordinates."""
+  k, n, _ = h.shape
+  means = h.mean(axis=1)  # (K, n)
+  within = h.var(axis=1, ddof=1).mean()
+  s_between = means.var(axis=0, ddof=1).mean()
+  between = s_between - within / n  # E[S_between] = between + within / N
+  return between / (between + within)
+
+
+def variance_share(h) -> tuple[float, float]:
+  """(R, standard error): R = Var_Θ(E_U[h | Θ]) / Var(h), the share of an
+  output coordinate's variance due to the random initialisation Θ (Theorem 2
+  of Liang et al.), from K seeds x N inputs x n coordinates (exchangeable, so
+  pooled). The between-seed variance of the per-seed means is corrected for
+  its within-seed part (one-way ANOVA: E[S_between] = between + within / N);
+  the error is the delete-one-seed jackknife."""
+  h = np.asarray(h, np.float64)
+  if h.ndim != 3 or h.shape[0] < 3 or h.shape[1] < 2:
+    raise ConfigError("h", f"expected (K >= 3 seeds, N >= 2 inputs, n) outputs, got "
+                      f"shape {h.shape}")
+  k = h.shape[0]
+  full = _share(h)
+  loo = np.array([_share(np.delete(h, i, axis=0)) for i in range(k)])
+  se = np.sqrt((k - 1) / k * np.sum((loo - loo.mean()) ** 2))
+  return float(full), float(se)
+
+
+def projection_beta(x) -> float:
+  """beta = E[x.x'] / E[x.x] over independent inputs x, x' of one seed, from
+  (K, N, F) features (distinct pairs: unbiased). For z = W x with W zero-mean,
+  i.i.d. and independent of x (a random bias-free projection), the variance
+  share of z is exactly beta in expectation (Theorem 2's bound, with equality)."""
+  x = np.asarray(x, np.float64)
+  k, n, _ = x.shape
+  s = x.sum(axis=1)
+  sq = np.sum(x * x, axis=(1, 2))
+  off = (np.sum(s * s, axis=1) - sq) / (n * (n - 1))
+  return float(off.mean() / (sq / n).mean())

@@ -63,12 +63,45 @@ def test_init_cones_tiny(tmp_path, capsys):
   from gaplab import results
   from gaplab.simulations import init_cones
   out = str(tmp_path / "ic")
-  assert init_cones.main(["--tiny", "--out", out]) == 0
-  assert "| relu |" in capsys.readouterr().out
+  assert init_cones.main(["--tiny", "--out", out, "--set", 'encoders=["vit"]']) == 0
+  assert "| mlp relu |" in capsys.readouterr().out
   assert os.path.isfile(os.path.join(out, "figures", "init_cones.png"))
-  a = results.load_run(out).arrays
+  run = results.load_run(out)
+  a = run.arrays
   k = init_cones.SIZES["tiny"]["seeds"]
-  assert a["scatter"].shape == (2, k, 32, 2) and a["spectrum"].shape == (2, 2 * k)
+  assert run.meta["networks"] == ["mlp relu", "mlp tanh", "vit"]
+  assert a["scatter"].shape == (3, k, 32, 2) and a["spectrum"].shape == (3, 2 * k)
   assert np.all((a["accuracy"] >= 0) & (a["accuracy"] <= 1))
+  assert np.isnan(a["beta"][0]) and 0 < a["beta"][2] <= 1
   assert init_cones.main(["--tiny", "--out", str(tmp_path / "x"), "--set", "seeds=1"]) == 2
   assert "argument --set seeds" in capsys.readouterr().err
+
+
+def test_variance_share_recovers_a_known_share():
+  # h = a_seed + e_input with Var a = 0.3, Var e = 0.7: share 0.3. 400 seeds x
+  # 50 inputs x 20 coordinates: the estimate's sd is about 0.004 (its
+  # jackknife error says so too); allow 4 of them.
+  rng = np.random.default_rng(5)
+  h = (np.sqrt(0.3) * rng.standard_normal((400, 1, 20))
+       + np.sqrt(0.7) * rng.standard_normal((400, 50, 20)))
+  r, se = seeds.variance_share(h)
+  assert 0.001 < se < 0.02
+  assert abs(r - 0.3) < 4 * se
+  # no seed effect: the uncorrected between variance would read 0.7/50 / 0.714
+  r0, se0 = seeds.variance_share(rng.standard_normal((400, 50, 20)))
+  assert abs(r0) < 4 * se0
+
+
+def test_projection_beta_is_the_share_of_a_random_projection():
+  rng = np.random.default_rng(6)
+  k, n, f, d = 300, 20, 12, 16
+  x = rng.standard_normal((k, 1, f)) * 0.8 + rng.standard_normal((k, n, f))
+  w = rng.standard_normal((k, f, d))  # one projection per seed
+  z = np.einsum("knf,kfd->knd", x, w)
+  beta = seeds.projection_beta(x)
+  u = x.reshape(k, n, f)
+  brute = np.mean([np.mean([(u[s, i] @ u[s, j]) for i in range(n) for j in range(n) if i != j])
+                   for s in range(k)]) / np.mean(np.sum(u * u, -1))
+  assert beta == pytest.approx(brute, rel=1e-12)
+  r, se = seeds.variance_share(z)
+  assert abs(r - beta) < 4 * se
