@@ -52,12 +52,12 @@ MODES = ("same data", "different data")
 
 PRESET = dict(
     activations=["relu", "tanh", "sigmoid", "gelu"], sigma_w=1.0,
-    sigma_b=1 / math.sqrt(512), depth=25, widths=[512], input_dim=512,
+    sigma_b=1 / math.sqrt(512), depth=25, widths=[128, 512], input_dim=512,
     n_samples=256, seeds=8, seed=0, input_seed=4321, pairs=256, dtype="float32",
 )
 SIZES = {
     "full": {},
-    "quick": {"n_samples": 128, "seeds": 6, "pairs": 128},
+    "quick": {"n_samples": 128, "seeds": 6, "pairs": 128, "widths": [512]},
     "tiny": {"activations": ["relu", "tanh"], "depth": 4, "widths": [64],
              "input_dim": 16, "n_samples": 16, "seeds": 3, "pairs": 60},
 }
