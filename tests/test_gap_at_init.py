@@ -27,6 +27,11 @@ def test_tiny_run_saves_consistent_gaps_and_draws_the_figure(tmp_path, capsys):
   np.testing.assert_allclose(a["same_pred_gap"] ** 2,
                              2 * a["same_pred_c"] - 2 * a["same_pred_cross"], rtol=1e-12)
   assert abs(gap.predicted_cross("relu", 1.0) - gap.predicted_cross("relu", 9.0)) < 1e-15
+  # the tiny run's ViT: 3 seeds -> 3 pairs, and the identity per pair
+  for t in ("same", "diff"):
+    g, c, x = (a[f"enc_vit_{t}_{k}"] for k in ("gap", "c", "cross"))
+    assert g.shape == (3,) and c.shape == (3,)
+    np.testing.assert_allclose(g ** 2, c[[0, 0, 1]] + c[[1, 2, 2]] - 2 * x, atol=1e-12)
 
 
 def test_unknown_key_and_too_few_seeds_are_rejected(tmp_path, capsys):
