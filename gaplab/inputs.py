@@ -20,6 +20,13 @@ def generate(key, kind: str, n: int, d: int, dtype):
   raise ConfigError("inputs", f"expected gaussian, uniform or a .npy path, got {kind!r}")
 
 
+def shared_gaussian(input_seed: int, n: int, d: int, dtype="float32") -> np.ndarray:
+  """One N(0, I) array (n, d) from ``key(input_seed)``, as float64 NumPy: the
+  inputs an experiment feeds every seed (so seeds differ only in weights)."""
+  x = jax.random.normal(jax.random.key(input_seed), (n, d), dtype)
+  return np.asarray(x, np.float64)
+
+
 def load_array(path: str) -> np.ndarray:
   """Loads and checks a user input array: a ``.npy`` file of shape (N >= 2, d >= 1),
   real, finite. Raises ConfigError naming ``inputs`` otherwise.

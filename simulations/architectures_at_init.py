@@ -70,14 +70,19 @@ def encoder(name: str, sizes: str):
   return encoders.build(name, encoders.config(name, **(TINY[name] if sizes == "tiny" else {})))
 
 
+def init_states(enc, seed: int, k: int):
+  """States of K seeds of ``enc``: keys fold_in(key(seed), i), vmapped."""
+  import jax
+  keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(np.arange(k))
+  return jax.vmap(enc.init)(keys)
+
+
 def measure(enc, seeds: int, seed: int, n_inputs: int, input_seed: int, n_bins: int):
   """Per layer, statistics (seed, layer) of every scalar, and the final
   embedding's cosine histogram (seed, bin)."""
   import functools
   import jax
-  keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(
-      np.arange(seeds))
-  states = jax.vmap(enc.init)(keys)
+  states = init_states(enc, seed, seeds)
   x = enc.inputs(jax.random.key(input_seed), n_inputs)
   _, layers = jax.vmap(enc.apply, in_axes=(0, None))(states, x)
   measure_one = jax.jit(jax.vmap(functools.partial(stats.cone_stats, n_bins=n_bins)))

@@ -44,7 +44,7 @@ import time
 
 import numpy as np
 
-from gaplab import checks, engine, gap, propagation, provenance, results, theory
+from gaplab import checks, engine, gap, inputs, propagation, provenance, results, theory
 from gaplab._errors import ConfigError
 from gaplab.config import ConeConfig
 from gaplab.experiment import experiment_main
@@ -118,11 +118,10 @@ def _encoder_gaps(name: str, cfg: dict) -> dict:
   """Final-embedding gap, c and cross for every seed pair of one encoder, fed
   the same noise batch ("same") or a batch of its own per seed ("diff")."""
   import jax
-  from gaplab.simulations.architectures_at_init import encoder
+  from gaplab.simulations.architectures_at_init import encoder, init_states
   enc = encoder(name, cfg["encoder_sizes"])
   k, n = cfg["seeds"], cfg["n_samples"]
-  keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(cfg["seed"]), i))(np.arange(k))
-  states = jax.vmap(enc.init)(keys)
+  states = init_states(enc, cfg["seed"], k)
   base = jax.random.key(cfg["input_seed"])
   same = enc.inputs(base, n)
   own = jax.vmap(lambda i: enc.inputs(jax.random.fold_in(base, i), n))(np.arange(k))
@@ -142,15 +141,13 @@ def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> s
   results.check_writable(out, overwrite)
   if cfg["dtype"] == "float64":
     checks.enable_x64()
-  import jax
   t0 = time.perf_counter()
-  x = np.asarray(jax.random.normal(jax.random.key(cfg["input_seed"]),
-                                   (cfg["n_samples"], cfg["input_dim"])), np.float64)
+  x = inputs.shared_gaussian(cfg["input_seed"], cfg["n_samples"], cfg["input_dim"])
   arrays = {}
   with tempfile.TemporaryDirectory() as tmp:
     np.save(os.path.join(tmp, "x.npy"), x)
-    for tag, inputs in (("same", os.path.join(tmp, "x.npy")), ("diff", "gaussian")):
-      cc = cone_config(cfg, inputs)
+    for tag, source in (("same", os.path.join(tmp, "x.npy")), ("diff", "gaussian")):
+      cc = cone_config(cfg, source)
       for k, v in _measure(cc).items():
         arrays[f"{tag}_{k}"] = v
       for k, v in _predict(cc, cfg["pairs"]).items():

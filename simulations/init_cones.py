@@ -41,7 +41,7 @@ import time
 
 import numpy as np
 
-from gaplab import checks, engine, provenance, results, seeds
+from gaplab import checks, engine, inputs, provenance, results, seeds
 from gaplab._errors import ConfigError
 from gaplab.config import ConeConfig
 from gaplab.experiment import experiment_main
@@ -71,10 +71,8 @@ def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> s
   results.check_writable(out, overwrite)
   if cfg["dtype"] == "float64":
     checks.enable_x64()
-  import jax
   t0 = time.perf_counter()
-  x = np.asarray(jax.random.normal(jax.random.key(cfg["input_seed"]),
-                                   (cfg["n_samples"], cfg["input_dim"])), np.float64)
+  x = inputs.shared_gaussian(cfg["input_seed"], cfg["n_samples"], cfg["input_dim"])
   with tempfile.TemporaryDirectory() as tmp:
     np.save(os.path.join(tmp, "x.npy"), x)
     cc = ConeConfig(activations=tuple(cfg["activations"]), sigma_w=(cfg["sigma_w"],),
@@ -111,11 +109,9 @@ def encoder_embeddings(name: str, cfg: dict):
   """K seeds of encoder ``name`` on one noise batch: (embeddings (K, N, D),
   pooled features before the final projection (K, N, F))."""
   import jax
-  from gaplab.simulations.architectures_at_init import encoder
+  from gaplab.simulations.architectures_at_init import encoder, init_states
   enc = encoder(name, cfg["encoder_sizes"])
-  keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(cfg["seed"]), i))(
-      np.arange(cfg["seeds"]))
-  states = jax.vmap(enc.init)(keys)
+  states = init_states(enc, cfg["seed"], cfg["seeds"])
   x = enc.inputs(jax.random.key(cfg["input_seed"]), cfg["n_samples"])
   emb, layers = jax.vmap(enc.apply, in_axes=(0, None))(states, x)
   return np.asarray(emb, np.float64), np.asarray(layers[-2], np.float64)

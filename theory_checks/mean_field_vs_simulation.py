@@ -42,7 +42,7 @@ import time
 
 import numpy as np
 
-from gaplab import bands, checks, fits, provenance, results
+from gaplab import bands, checks, fits, inputs, provenance, results
 
 NAME = "mean_field_vs_simulation"
 TITLE = "Mean-field theory vs finite-width networks: deviation against width"
@@ -92,10 +92,9 @@ def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> s
   _validate(cfg)
   results.check_writable(out, overwrite)
   checks.enable_x64()
-  import jax
   t0 = time.perf_counter()
-  x = np.asarray(jax.random.normal(jax.random.key(cfg["input_seed"]),
-                                   (cfg["n_samples"], cfg["input_dim"]), "float64"))
+  x = inputs.shared_gaussian(cfg["input_seed"], cfg["n_samples"], cfg["input_dim"],
+                             "float64")
   with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "inputs.npy")
     np.save(path, x)
