@@ -110,6 +110,12 @@ class Block(nnx.Module):
 
 
 # ------------------------------------------------------------------- the wrapper
+def block_layer_names(depth: int) -> tuple:
+  """stem, block1..block{depth}, pooled, embedding."""
+  return (("stem",) + tuple(f"block{i}" for i in range(1, depth + 1))
+          + ("pooled", "embedding"))
+
+
 def flat(x):
   """(B, ...) -> (B, features)."""
   return x.reshape(x.shape[0], -1)

@@ -101,8 +101,7 @@ class TextTransformer(nnx.Module):
 
 
 def layer_names(cfg: TextConfig) -> tuple:
-  return (("stem",) + tuple(f"block{i}" for i in range(1, cfg.depth + 1))
-          + ("pooled", "embedding"))
+  return base.block_layer_names(cfg.depth)
 
 
 def build(cfg: TextConfig) -> base.Encoder:

@@ -99,8 +99,7 @@ class ViT(nnx.Module):
 
 
 def layer_names(cfg: ViTConfig) -> tuple:
-  return (("stem",) + tuple(f"block{i}" for i in range(1, cfg.depth + 1))
-          + ("pooled", "embedding"))
+  return base.block_layer_names(cfg.depth)
 
 
 def build(cfg: ViTConfig) -> base.Encoder:
