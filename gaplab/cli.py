@@ -111,6 +111,7 @@ def config_from_args(a) -> ConeConfig:
 
 def build_parser() -> Parser:
   from gaplab import plotting
+  from gaplab.experiment import add_size_flags
   p = Parser(prog="gaplab", description="JAX simulation and theory lab for the "
              "modality gap of contrastive models.")
   sub = p.add_subparsers(dest="command", required=True, parser_class=Parser,
@@ -167,11 +168,7 @@ def build_parser() -> Parser:
                      f"if a claim fails. Checks: {', '.join(CHECKS)}.")
   k.add_argument("name", nargs="*", default=["all"], metavar="NAME",
                  help="check names, or all")
-  size = k.add_mutually_exclusive_group()
-  size.add_argument("--quick", dest="size", action="store_const", const="quick",
-                    help="a few minutes on a 2-core CPU (default: full sizes)")
-  size.add_argument("--tiny", dest="size", action="store_const", const="tiny",
-                    help="seconds per check: a smoke test, not evidence")
+  add_size_flags(k, "a few minutes on a 2-core CPU (default: full sizes)")
   k.add_argument("--out", default=None,
                  help="output folder (default: runs/checks or runs/checks-quick)")
   k.add_argument("--overwrite", action="store_true",
@@ -184,11 +181,7 @@ def build_parser() -> Parser:
                       "draw its figures in OUT/figures and print its report. "
                       f"Experiments: {', '.join(EXPERIMENTS)}.")
   ru.add_argument("name", metavar="NAME", help="experiment name")
-  size = ru.add_mutually_exclusive_group()
-  size.add_argument("--quick", dest="size", action="store_const", const="quick",
-                    help="the sizes 'gaplab reproduce --quick' uses (default: full)")
-  size.add_argument("--tiny", dest="size", action="store_const", const="tiny",
-                    help="seconds-long smoke-test sizes")
+  add_size_flags(ru, "the sizes 'gaplab reproduce --quick' uses (default: full)")
   ru.add_argument("--out", default=None, help="new run directory (default: runs/NAME)")
   ru.add_argument("--overwrite", action="store_true",
                   help="replace an existing run directory (default: refuse)")

@@ -30,17 +30,22 @@ def parse_overrides(items) -> dict:
   return out
 
 
+def add_size_flags(p, quick_help: str) -> None:
+  """--quick / --tiny (mutually exclusive; ``size`` is None for full)."""
+  size = p.add_mutually_exclusive_group()
+  size.add_argument("--quick", dest="size", action="store_const", const="quick",
+                    help=quick_help)
+  size.add_argument("--tiny", dest="size", action="store_const", const="tiny",
+                    help="seconds-long smoke-test sizes")
+
+
 def file_parser(module, folder: str, quick_help: str):
   """The command line every runnable file shares: ``python FOLDER/NAME.py
   [--quick|--tiny] --out DIR [--overwrite] [--set k=v ...]``."""
   from gaplab.cli import Parser
   p = Parser(prog=f"python {folder}/{module.NAME}.py",
              description=module.__doc__.split("\n\n")[0])
-  size = p.add_mutually_exclusive_group()
-  size.add_argument("--quick", dest="size", action="store_const", const="quick",
-                    help=quick_help)
-  size.add_argument("--tiny", dest="size", action="store_const", const="tiny",
-                    help="seconds-long smoke-test sizes")
+  add_size_flags(p, quick_help)
   p.add_argument("--out", required=True, help="new run directory")
   p.add_argument("--overwrite", action="store_true",
                  help="replace an existing run directory (default: refuse)")
