@@ -11,7 +11,9 @@ from gaplab.config import BLOCKS, DTYPES, INPUT_KINDS, PRECISIONS, ConeConfig
 # config field -> the flag a user types, where it is not --field-with-dashes
 FLAGS = {"widths": "--width", "bias": "--no-bias", "pairwise": "--no-pairwise",
          "run": "RUN", "pairs": "--pairs", "name": "NAME", "a": "A.npy",
-         "b": "B.npy", "x": "A.npy", "y": "B.npy"}
+         "b": "B.npy", "x": "A.npy", "y": "B.npy", "emb": "EMB.npy",
+         "logit_scales": "--logit-scales", "deltas": "--deltas",
+         "batch_size": "--batch-size"}
 
 
 def flag(field: str) -> str:
@@ -196,6 +198,28 @@ def build_parser() -> Parser:
   gp.add_argument("a", metavar="A.npy", help="embeddings of one modality, (N, D)")
   gp.add_argument("b", metavar="B.npy", help="embeddings of the other, (M, D)")
 
+  la = sub.add_parser("landscape", help="loss vs gap when embeddings are shifted "
+                      "along the gap (Fig 3b-d)",
+                      description="Shift paired embeddings along the gap direction "
+                      "(x - delta/2 gap_dir, y + delta/2 gap_dir, renormalised) and "
+                      "evaluate the symmetric CLIP loss over consecutive batches for "
+                      "every delta and logit scale in one jitted call. Rows pair up: "
+                      "row i of the image array with row i of the text array.")
+  la.add_argument("emb", nargs="?", default=None, metavar="EMB.npy",
+                  help="embeddings of shape (2, N, D): images, then texts")
+  la.add_argument("--image", default=None, help="image embeddings (N, D), with --text")
+  la.add_argument("--text", default=None, help="text embeddings (N, D), with --image")
+  la.add_argument("--deltas", type=_list(float, "numbers"), default=None,
+                  help="increasing shift grid, e.g. --deltas=-1,0,1 (the '=' lets "
+                  "it start with a minus; default: -5 to 5 by 0.25)")
+  la.add_argument("--logit-scales", type=_list(float, "numbers > 0"),
+                  default=(100.0, 50.0, 30.0, 20.0, 10.0, 1.0), help="1/temperature values")
+  la.add_argument("--batch-size", type=int, default=50,
+                  help="pairs per batch (the remainder is dropped)")
+  la.add_argument("--out", default="runs/landscape", help="new run directory")
+  la.add_argument("--overwrite", action="store_true",
+                  help="replace an existing run directory (default: refuse)")
+
   r = sub.add_parser("reproduce", help="run the paper-figure experiments and "
                      "theory checks",
                      description="Run every registered paper-figure experiment "
@@ -224,7 +248,7 @@ def build_parser() -> Parser:
   bc.add_argument("--reference-seeds", type=int, default=None,
                   help="seeds the NumPy reference runs (default: all)")
   bc.add_argument("--out", default=None, help="also write the results as JSON here")
-  for q in (c, t, pc, k, ru, r, bc):
+  for q in (c, t, pc, k, ru, la, r, bc):
     _help_defaults(q)
   return p
 
@@ -325,6 +349,18 @@ def _cmd_gap(a):
   print(json.dumps(gap.decomposition(*arrays), indent=2))
 
 
+def _cmd_landscape(a):
+  from gaplab import landscape_store, plot_gap, results
+  x, y, sources = landscape_store.load_pair(a.emb, a.image, a.text)
+  path = landscape_store.run_and_save(
+      x, y, a.out, sources=sources, overwrite=a.overwrite, deltas=a.deltas,
+      logit_scales=a.logit_scales, batch_size=a.batch_size)
+  for f in plot_gap.plot_landscape(results.load_run(path), path + "/figures"):
+    print(f"wrote {f}")
+  print(landscape_store.report(path))
+  print(f"wrote {path}")
+
+
 def _cmd_reproduce(a):
   from gaplab import reproduce
   failed = reproduce.main(quick=a.quick, out=a.out, only=a.only, overwrite=a.overwrite)
@@ -347,6 +383,7 @@ def main(argv=None) -> int:
   try:
     rc = {"cone": _cmd_cone, "theory": _cmd_theory, "plot": _cmd_plot,
           "check": _cmd_check, "run": _cmd_run, "gap": _cmd_gap,
+          "landscape": _cmd_landscape,
           "reproduce": _cmd_reproduce,
           "bench": _cmd_bench}[a.command](a)
   except ConfigError as e:

@@ -111,3 +111,27 @@ def plot_architectures(run, fig_dir: str, name: str) -> list[str]:
                f"{cfg['n_inputs']} inputs, {cfg['sizes']} sizes)", fontsize=9)
   fig.tight_layout()
   return _save(fig, fig_dir, name)
+
+
+def plot_landscape(run, fig_dir: str, name: str = "landscape") -> list[str]:
+  """Fig 3(b-d) analogue: loss vs signed gap, one curve per logit scale, the
+  original gap marked (each curve shifted to its own minimum)."""
+  a = run.arrays
+  scales = a["logit_scales"]
+  colors = _colors(len(scales))
+  fig, ax = plt.subplots(figsize=(6.4, 4.4))
+  for j, s in enumerate(scales):
+    loss = a["loss"][:, j]
+    ax.plot(a["signed_gap"], loss - loss.min(), color=colors[j], lw=1.2,
+            label=f"logit scale {s:g} (τ = {1 / s:.3g})")
+    i = int(np.argmin(loss))
+    ax.plot(a["signed_gap"][i], 0, "o", color=colors[j], ms=4)
+  ax.axvline(float(a["original_gap"]), color="k", ls="--", lw=1, label="original gap")
+  ax.axvline(0, color="gray", lw=0.8)
+  ax.set(xlabel="signed gap (mean x′ − mean y′)·Δ̂ after the shift",
+         ylabel="loss − its minimum (per τ)",
+         title=f"Contrastive loss vs gap ({int(a['n_batches'])} batches); dots: minima")
+  ax.legend(fontsize=7)
+  ax.grid(alpha=0.3)
+  fig.tight_layout()
+  return _save(fig, fig_dir, name)
