@@ -156,24 +156,24 @@ def predict(cfg: ConeConfig, n_pairs: int = 1024, order: int = 32,
   cfg.validate()
   t0 = time.perf_counter()
   pairs = input_pairs(cfg, n_pairs, pair_seed)
-  d_in = cfg.load_inputs().shape[1] if cfg.load_inputs() is not None else cfg.input_dim
+  d_in = pairs["rows"][0][0].shape[1]  # the inputs' dimension, generated or user
   n, variants = pairs["n_inputs"], cfg.variants()
   shape = (len(cfg.widths), len(variants), cfg.depth + 1)
   arrays = {k: np.zeros(shape) for k in ARRAYS}
   arrays["quadrature_error"] = np.zeros(shape[:2])
   fixed = []
   post = cfg.block == "act-linear"  # the first activation acts on the inputs
-  kernels = {v.activation + repr(v.act_param): {k: pairs[k] for k in ("q1", "q2", "dist")}
-             for v in variants}
-  if post:
-    kernels = {key: {k: ker[k] for k in ("q1", "q2", "dist")}
-               for key, ker in ((v.activation + repr(v.act_param), pair_kernel(
-                   pairs["rows"], mf.functions(_act(v))[0])) for v in variants)}
+  keys = ("q1", "q2", "dist")
+  kernels = {}  # per activation: the kernel the first map (or phi(x)) starts from
+  for v in variants:
+    if _act(v) not in kernels:
+      ker = pair_kernel(pairs["rows"], mf.functions(_act(v))[0]) if post else pairs
+      kernels[_act(v)] = {k: ker[k] for k in keys}
   for wi, width in enumerate(cfg.widths):
     fixed.append([])
     for v in variants:
       sw2, sb2 = layer_variances(cfg, v, width, d_in)
-      kernel = kernels[v.activation + repr(v.act_param)]
+      kernel = kernels[_act(v)]
       prop = lambda ker, o: propagation.propagate(
           _act(v), sigma_w2=sw2, sigma_b2=sb2, depth=cfg.depth, block=cfg.block,
           order=o, skip_first_act=post, **ker)["one_minus_cos"]
