@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -80,73 +81,119 @@ def _embed(spec: Spec, params, rot, x_view, y_view):
   return losses.normalize_rows(x), losses.normalize_rows(jnp.matmul(y, rot, precision="highest"))
 
 
-def _clip(x_hat, y_hat, tau):
-  i2t, t2i = losses.clip_directions_from_logits(
-      jnp.matmul(x_hat, y_hat.T, precision="highest") / tau)
+def _clip(cos, tau):
+  i2t, t2i = losses.clip_directions_from_logits(cos / tau)
   return 0.5 * (i2t + t2i)
 
 
-def _measure(x_hat, y_hat, tau, loss=None) -> dict:
-  clip = _clip(x_hat, y_hat, tau)
-  return dict(metrics.all_metrics(x_hat, y_hat), clip=clip, tau=tau,
+def swapped_cos(grams, swap_mask):
+  """The cosine matrix after pairs with ``swap_mask`` trade their two embeddings,
+  from the three Gram matrices (x y^T, x x^T, y y^T), without a new matmul:
+  x'_i . y'_j is x_i.y_j, x_i.x_j, y_i.y_j or y_i.x_j by (swap_i, swap_j)."""
+  cos, gxx, gyy = grams
+  si, sj = swap_mask[:, None], swap_mask[None, :]
+  return jnp.where(si, jnp.where(sj, cos.T, gyy), jnp.where(sj, gxx, cos))
+
+
+def _grams(x_hat, y_hat):
+  return metrics.gram(x_hat, y_hat), metrics.gram(x_hat, x_hat), metrics.gram(y_hat, y_hat)
+
+
+def _measure(x_hat, y_hat, tau, grams=None, loss=None) -> dict:
+  grams = _grams(x_hat, y_hat) if grams is None else grams
+  clip = _clip(grams[0], tau)
+  return dict(metrics.all_metrics(x_hat, y_hat, grams), clip=clip, tau=tau,
               loss=clip if loss is None else loss)
 
 
 def _objective(params, spec, hp, rot, xb, yb, swap_mask, t):
   tau = tau_at(hp, params["log_scale"], t, spec.steps)
   x_hat, y_hat = _embed(spec, params["towers"], rot, xb, yb)
-  xs = jnp.where(swap_mask[:, None], y_hat, x_hat)
-  ys = jnp.where(swap_mask[:, None], x_hat, y_hat)
-  loss = (_clip(xs, ys, tau) + hp["w_align"] * metrics.alignment(x_hat, y_hat)
-          + hp["w_unif"] * 0.5 * (metrics.uniformity(x_hat) + metrics.uniformity(y_hat)))
-  return loss, (x_hat, y_hat, tau)
+  grams = _grams(x_hat, y_hat)
+  unif = 0.5 * (metrics.uniformity_from_gram(grams[1]) + metrics.uniformity_from_gram(grams[2]))
+  loss = (_clip(swapped_cos(grams, swap_mask), tau)
+          + hp["w_align"] * metrics.alignment(x_hat, y_hat) + hp["w_unif"] * unif)
+  return loss, (x_hat, y_hat, tau, grams)
+
+
+class RunState(NamedTuple):
+  """What a run carries from step to step."""
+  params: dict      # {"towers": ..., "log_scale": scalar}
+  opt_state: Any
+  order: jax.Array  # this epoch's order of the training pairs
+
+
+class RunConsts(NamedTuple):
+  """What a run fixes at its start."""
+  rot: jax.Array    # (D, D) text-side rotation (identity unless amended)
+  k_order: jax.Array
+  k_swap: jax.Array
+
+
+def _optimizer(lr):
+  return optax.inject_hyperparams(optax.adam)(learning_rate=lr)
+
+
+def _shuffle(consts: RunConsts, n: int, epoch):
+  return jax.random.permutation(jax.random.fold_in(consts.k_order, epoch), n)
+
+
+def start(spec: Spec, train: Pairs, evals: Pairs, hp: dict, key, params0):
+  """(RunState, RunConsts) of a run at step 0 (after any Procrustes amendment)."""
+  k_order, k_swap = jax.random.split(key)
+  m = evals.image.shape[0]
+  dtype = train.image.dtype
+  x0, y0 = _embed(spec, params0, jnp.eye(_embed_dim(spec), dtype=dtype),
+                  train.image[:m], train.text[:m])
+  rot = jnp.where(hp["amend"] > 0, procrustes(x0, y0), jnp.eye(x0.shape[1], dtype=dtype))
+  params = {"towers": params0, "log_scale": jnp.log(1.0 / hp["tau_start"]).astype(dtype)}
+  consts = RunConsts(rot, k_order, k_swap)
+  return RunState(params, _optimizer(hp["lr"]).init(params),
+                  _shuffle(consts, train.image.shape[0], 0)), consts
+
+
+def step(spec: Spec, train: Pairs, hp: dict, consts: RunConsts, state: RunState, t):
+  """One optimiser step at step index t: (new state, logs on the training batch)."""
+  n, b = train.image.shape[0], spec.batch_size
+  per_epoch = n // b
+  # a new order once per epoch; t is shared by every run, so under vmap this
+  # stays a real branch (a permutation per step costs as much as a small step)
+  order = jax.lax.cond(t % per_epoch == 0, lambda: _shuffle(consts, n, t // per_epoch),
+                       lambda: state.order)
+  idx = jax.lax.dynamic_slice_in_dim(order, (t % per_epoch) * b, b)
+  swap = jax.random.bernoulli(jax.random.fold_in(consts.k_swap, t), hp["swap"], (b,))
+  (loss, (x_hat, y_hat, tau, grams)), g = jax.value_and_grad(_objective, has_aux=True)(
+      state.params, spec, hp, consts.rot, train.image[idx], train.text[idx], swap, t)
+  g = dict(g, log_scale=g["log_scale"] * (hp["tau_mode"] == 1))
+  updates, opt_state = _optimizer(hp["lr"]).update(g, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  return RunState(params, opt_state, order), _measure(x_hat, y_hat, tau, grams, loss)
+
+
+def evaluate(spec: Spec, evals: Pairs, hp: dict, consts: RunConsts, params, t) -> dict:
+  """The logged quantities on the evaluation pairs, at step t's temperature."""
+  tau = tau_at(hp, params["log_scale"], t, spec.steps)
+  return _measure(*_embed(spec, params["towers"], consts.rot, evals.image, evals.text), tau)
 
 
 def train_one(spec: Spec, train: Pairs, evals: Pairs, hp: dict, key, params0):
   """One run, for vmapping: returns (final params, {"train": {name: (steps,)},
   "eval": {name: (steps // eval_every + 1,)}, "rotation": (D, D)})."""
   TRACES["count"] += 1
-  n, b = train.image.shape[0], spec.batch_size
-  per_epoch = n // b
-  k_order, k_swap = jax.random.split(key)
-  x0, y0 = _embed(spec, params0, jnp.eye(_embed_dim(spec), dtype=train.image.dtype),
-                  train.image[:evals.image.shape[0]], train.text[:evals.image.shape[0]])
-  rot = jnp.where(hp["amend"] > 0, procrustes(x0, y0), jnp.eye(x0.shape[1], dtype=x0.dtype))
-  params = {"towers": params0,
-            "log_scale": jnp.log(1.0 / hp["tau_start"]).astype(train.image.dtype)}
-  opt = optax.inject_hyperparams(optax.adam)(learning_rate=hp["lr"])
-  opt_state = opt.init(params)
-  learn = (hp["tau_mode"] == 1).astype(train.image.dtype)
-  grad_fn = jax.value_and_grad(_objective, has_aux=True)
+  state, consts = start(spec, train, evals, hp, key, params0)
+  first = evaluate(spec, evals, hp, consts, state.params, 0)
 
-  def evaluate(params, t):
-    tau = tau_at(hp, params["log_scale"], t, spec.steps)
-    return _measure(*_embed(spec, params["towers"], rot, evals.image, evals.text), tau)
+  def interval(state, i):
+    state, logs = jax.lax.scan(functools.partial(step, spec, train, hp, consts), state,
+                               i * spec.eval_every + jnp.arange(spec.eval_every))
+    return state, (logs, evaluate(spec, evals, hp, consts, state.params,
+                                  (i + 1) * spec.eval_every - 1))
 
-  def step(carry, t):
-    params, opt_state = carry
-    order = jax.random.permutation(jax.random.fold_in(k_order, t // per_epoch), n)
-    idx = jax.lax.dynamic_slice_in_dim(order, (t % per_epoch) * b, b)
-    swap = jax.random.bernoulli(jax.random.fold_in(k_swap, t), hp["swap"], (b,))
-    (loss, (x_hat, y_hat, tau)), g = grad_fn(params, spec, hp, rot, train.image[idx],
-                                             train.text[idx], swap, t)
-    g = dict(g, log_scale=g["log_scale"] * learn)
-    updates, opt_state = opt.update(g, opt_state, params)
-    params = optax.apply_updates(params, updates)
-    return (params, opt_state), _measure(x_hat, y_hat, tau, loss)
-
-  def interval(carry, i):
-    carry, logs = jax.lax.scan(step, carry, i * spec.eval_every + jnp.arange(spec.eval_every))
-    return carry, (logs, evaluate(carry[0], (i + 1) * spec.eval_every - 1))
-
-  n_evals = spec.steps // spec.eval_every
-  (params, _), (logs, ev) = jax.lax.scan(interval, (params, opt_state), jnp.arange(n_evals))
-  first = evaluate({"towers": params0, "log_scale": params["log_scale"] * 0
-                    + jnp.log(1.0 / hp["tau_start"])}, 0)
+  state, (logs, ev) = jax.lax.scan(interval, state, jnp.arange(spec.steps // spec.eval_every))
   history = {"train": jax.tree.map(lambda a: a.reshape(-1), logs),
              "eval": jax.tree.map(lambda f, r: jnp.concatenate([f[None], r]), first, ev),
-             "rotation": rot}
-  return params, history
+             "rotation": consts.rot}
+  return state.params, history
 
 
 def _embed_dim(spec: Spec) -> int:

@@ -85,6 +85,15 @@ def test_procrustes_recovers_a_rotation_and_beats_random_ones():
     assert best <= np.linalg.norm(y @ r - x) + 1e-12
 
 
+def test_swapped_cosines_equal_explicitly_swapped_rows():
+  rng = np.random.default_rng(2)
+  x, y = _unit(rng.normal(size=(7, 3))), _unit(rng.normal(size=(7, 3)))
+  mask = np.array([1, 0, 0, 1, 1, 0, 1], bool)
+  xs, ys = np.where(mask[:, None], y, x), np.where(mask[:, None], x, y)
+  grams = tuple(jnp.asarray(g) for g in (x @ y.T, x @ x.T, y @ y.T))
+  np.testing.assert_allclose(train.swapped_cos(grams, jnp.asarray(mask)), xs @ ys.T, rtol=1e-12)
+
+
 def test_temperature_schedules_and_clamp():
   hp = lambda mode, a=0.01, b=0.1: {"tau_start": a, "tau_end": b, "tau_mode": mode}
   at = lambda h, t, log=0.0: float(train.tau_at(h, jnp.asarray(log), t, 11))
