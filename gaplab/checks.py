@@ -41,9 +41,11 @@ def enable_x64() -> None:
   jax.config.update("jax_default_matmul_precision", "highest")
 
 
-def resolve(preset: dict, sizes: dict, size: str, overrides: dict) -> dict:
+def resolve(preset: dict, sizes: dict, size: str, overrides: dict,
+            may_be_empty=()) -> dict:
   """Preset + size overrides + user overrides; unknown keys and wrong types
-  raise ConfigError naming the key."""
+  raise ConfigError naming the key. Lists must be non-empty unless their key
+  is in ``may_be_empty``."""
   if size not in sizes:
     raise ConfigError("size", f"expected one of {', '.join(sizes)}, got {size!r}")
   cfg = {**preset, **sizes[size]}
@@ -59,7 +61,7 @@ def resolve(preset: dict, sizes: dict, size: str, overrides: dict) -> dict:
       ok = isinstance(value, (int, float)) and not isinstance(value, bool)
       value = float(value) if ok else value
     elif isinstance(want, (list, tuple)):
-      ok = isinstance(value, (list, tuple)) and len(value) > 0
+      ok = isinstance(value, (list, tuple)) and (len(value) > 0 or key in may_be_empty)
     else:
       ok = isinstance(value, type(want))
     if not ok:

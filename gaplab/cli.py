@@ -248,7 +248,16 @@ def build_parser() -> Parser:
   bc.add_argument("--reference-seeds", type=int, default=None,
                   help="seeds the NumPy reference runs (default: all)")
   bc.add_argument("--out", default=None, help="also write the results as JSON here")
-  for q in (c, t, pc, k, ru, la, r, bc):
+  bt = bsub.add_parser("train", help="vmapped training runs vs Python loops",
+                       description="Train 64 two-tower runs (8 seeds x 8 temperatures) "
+                       "in one vmapped program and one by one from Python (a loop of "
+                       "compiled runs, and a loop of compiled steps), over tower widths; "
+                       "report times, run-steps per second and ratios.")
+  bt.add_argument("--quick", action="store_true",
+                  help="2 widths and 50 steps instead of 4 widths and 200 steps")
+  bt.add_argument("--repeats", type=int, default=2, help="warm repeats (best kept)")
+  bt.add_argument("--out", default=None, help="also write the results as JSON here")
+  for q in (c, t, pc, k, ru, la, r, bc, bt):
     _help_defaults(q)
   return p
 
@@ -372,6 +381,10 @@ def _cmd_reproduce(a):
 
 
 def _cmd_bench(a):
+  if a.what == "train":
+    from gaplab import bench_train
+    bench_train.run("quick" if a.quick else "full", repeats=a.repeats, out=a.out)
+    return
   from gaplab import bench
   bench.cone(quick=a.quick, repeats=a.repeats, reference_seeds=a.reference_seeds,
              out=a.out)
