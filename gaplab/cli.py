@@ -17,6 +17,10 @@ FLAGS = {"widths": "--width", "bias": "--no-bias", "pairwise": "--no-pairwise",
 
 
 def flag(field: str) -> str:
+  if field.startswith("-"):  # already a flag
+    return field
+  if field.startswith("set "):  # a preset key, spelt as the user types it
+    return "--" + field
   return FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
@@ -259,6 +263,8 @@ def build_parser() -> Parser:
   bt.add_argument("--out", default=None, help="also write the results as JSON here")
   for q in (c, t, pc, k, ru, la, r, bc, bt):
     _help_defaults(q)
+  from gaplab import cli_train
+  cli_train.add_parsers(sub, add_size_flags, _help_defaults)
   return p
 
 
@@ -328,19 +334,23 @@ def _cmd_check(a):
   return 0
 
 
-def _cmd_run(a):
+def _cmd_run(a, name=None, flags=None, overrides=None):
+  """Runs experiment ``name`` (default: a.name); ``overrides`` come before
+  --set; ``flags`` names the flag of a field in errors (default --set FIELD)."""
   import importlib
   from gaplab.experiment import parse_overrides
   from gaplab.simulations import EXPERIMENTS
-  if a.name not in EXPERIMENTS:
-    raise ConfigError("name", f"expected one of {', '.join(EXPERIMENTS)}, got {a.name!r}")
-  mod = importlib.import_module(f"gaplab.simulations.{a.name}")
+  name = name or a.name
+  if name not in EXPERIMENTS:
+    raise ConfigError("name", f"expected one of {', '.join(EXPERIMENTS)}, got {name!r}")
+  mod = importlib.import_module(f"gaplab.simulations.{name}")
+  flags = flags or (lambda f: f if f in ("out", "set") else f"set {f}")
   try:
-    path = mod.run(a.out or f"runs/{a.name}", a.size or "full", a.overwrite,
-                   **parse_overrides(a.set))
+    over = dict(overrides or {})
+    over.update(parse_overrides(a.set))
+    path = mod.run(a.out or f"runs/{name}", a.size or "full", a.overwrite, **over)
   except ConfigError as e:
-    raise ConfigError(e.field if e.field in ("out", "set") else f"set {e.field}",
-                      e.message) from None
+    raise ConfigError(flags(e.field), e.message) from None
   for f in mod.figures(path, path + "/figures"):
     print(f"wrote {f}")
   print(mod.report(path))
@@ -380,6 +390,15 @@ def _cmd_reproduce(a):
   return 0
 
 
+def _cmd_train(a):
+  from gaplab import cli_train
+  try:
+    over = cli_train.train_overrides(a)
+  except ConfigError as e:
+    raise ConfigError(cli_train.flag_of(e.field), e.message) from None
+  _cmd_run(a, "two_tower_training", cli_train.flag_of, over)
+
+
 def _cmd_bench(a):
   if a.what == "train":
     from gaplab import bench_train
@@ -396,7 +415,8 @@ def main(argv=None) -> int:
   try:
     rc = {"cone": _cmd_cone, "theory": _cmd_theory, "plot": _cmd_plot,
           "check": _cmd_check, "run": _cmd_run, "gap": _cmd_gap,
-          "landscape": _cmd_landscape,
+          "landscape": _cmd_landscape, "train": _cmd_train,
+          "sphere": lambda a: _cmd_run(a, "sphere_mismatch"),
           "reproduce": _cmd_reproduce,
           "bench": _cmd_bench}[a.command](a)
   except ConfigError as e:

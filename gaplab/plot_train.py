@@ -67,3 +67,20 @@ def plot_training(run, fig_dir: str, name: str) -> list[str]:
                f"{cfg['n_eval']} matched pairs)", fontsize=9)
   fig.tight_layout()
   return _save(fig, fig_dir, name)
+
+
+def plot_curves(run, fig_dir: str, name: str, title: str) -> list[str]:
+  """Evaluation gap and top-1 over training, a curve per variant (seed bands);
+  a row per share setting, a column per mismatch level."""
+  cfg, shares = run.meta["config"], run.meta["shares"]
+  n_m = len(cfg["mismatch"])
+  fig, axes = plt.subplots(2 * len(shares), n_m, figsize=(5.5 * n_m, 3.8 * 2 * len(shares)),
+                           squeeze=False)
+  for si, share in enumerate(shares):
+    gap_curves(run, axes[2 * si], share=si, ylabel=f"gap (share={share})")
+    gap_curves(run, axes[2 * si + 1], "eval_top1", share=si, ylabel=f"top-1 (share={share})")
+  axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+  fig.suptitle(f"{title} ({cfg['seeds']} seeds, bands ±1 sd; evaluation set of "
+               f"{cfg['n_eval']} matched pairs)", fontsize=9)
+  fig.tight_layout()
+  return _save(fig, fig_dir, name)

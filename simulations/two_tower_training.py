@@ -43,13 +43,17 @@ TITLE = "Two-tower training: the final gap falls as the temperature rises"
 PRESET = dict(train_store.TRAIN_PRESET, taus=[1.0, 0.1, 0.05, 1 / 30, 0.02, 0.01],
               learnable=True, tau_init=0.07, schedules=[["linear", 0.01, 0.1]])
 SIZES = {"full": {},
-         "quick": {"seeds": 4, "steps": 300, "n_train": 2048, "n_eval": 256,
-                   "eval_every": 25},
+         "quick": train_store.TRAIN_QUICK,
          "tiny": dict(train_store.TRAIN_TINY, taus=[1.0, 0.01], schedules=[])}
 
 
 def variants(cfg: dict) -> tuple[list[dict], list[str]]:
   from gaplab.train_sweep import variant
+  for key in ("taus", "tau_init"):
+    v = cfg[key] if key == "taus" else [cfg[key]]
+    if not all(isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t < float("inf")
+               for t in v):
+      raise ConfigError(key, f"expected temperatures > 0, got {cfg[key]!r}")
   out = [variant(cfg, tau_start=t, tau_end=t) for t in cfg["taus"]]
   labels = [f"tau={t:.3g}" for t in cfg["taus"]]
   if cfg["learnable"]:
@@ -57,8 +61,9 @@ def variants(cfg: dict) -> tuple[list[dict], list[str]]:
                        tau_mode="learnable"))
     labels.append(f"learnable from {cfg['tau_init']:g}")
   for s in cfg["schedules"]:
-    if not (isinstance(s, (list, tuple)) and len(s) == 3 and s[0] in ("linear", "cosine")):
-      raise ConfigError("schedules", f"expected [[linear|cosine, tau_start, tau_end], ...], "
+    if not (isinstance(s, (list, tuple)) and len(s) == 3 and s[0] in ("linear", "cosine")
+            and all(isinstance(t, (int, float)) and t > 0 for t in s[1:])):
+      raise ConfigError("schedules", f"expected [[linear|cosine, tau_start > 0, tau_end > 0], ...], "
                         f"got {cfg['schedules']!r}")
     out.append(variant(cfg, tau_start=float(s[1]), tau_end=float(s[2]), tau_mode=s[0]))
     labels.append(f"{s[0]} {s[1]:g} -> {s[2]:g}")

@@ -199,7 +199,7 @@ def test_registered_encoders_train_as_towers():
 
 
 @pytest.mark.parametrize("over, field", [
-    (dict(taus=[0.1, -1.0]), "tau_start"), (dict(mismatch=[1.2]), "mismatch"),
+    (dict(taus=[0.1, -1.0]), "taus"), (dict(mismatch=[1.2]), "mismatch"),
     (dict(eval_every=7), "eval_every"), (dict(batch_size=1000), "batch_size"),
     (dict(share="all", text_encoder="vit"), "share"), (dict(image_encoder="cnn"), "image_encoder"),
     (dict(schedules=[["exp", 1, 2]]), "schedules"), (dict(lr=0.0), "lr")])
