@@ -8,10 +8,13 @@ from gaplab.engine import run as run_cone, SweepOutput
 from gaplab.stats import cone_stats, unit_rows
 from gaplab.results import load_run, save_run
 from gaplab.bands import mean_band, t_quantile
+# the modality gap itself, contrastive losses and training
+from gaplab import gap, landscape, losses, metrics, pairs, sphere, towers, train, train_sweep
 
 __all__ = [
     "ConfigError", "ConeConfig", "Variant", "SweepOutput", "activations",
     "inits", "meanfield", "propagation", "theory", "checks", "fits", "run_cone",
     "cone_stats", "unit_rows", "load_run", "save_run",
-    "mean_band", "t_quantile",
+    "mean_band", "t_quantile", "gap", "landscape", "losses", "metrics", "pairs",
+    "sphere", "towers", "train", "train_sweep",
 ]

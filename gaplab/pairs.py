@@ -84,14 +84,14 @@ def world(key, *, latent_dim: int = 8, view_dims=(64, 64), n_classes: int = 0,
   return World(a_img, a_txt, jax.random.normal(kc, (n_classes, latent_dim), dtype))
 
 
-def derangement_partner(key, n: int, n_mismatched: int):
-  """partner (n,): identity except on ``n_mismatched`` random pairs, which are
-  cyclically shifted among themselves (no fixed points)."""
-  chosen = jax.random.permutation(key, n)[:n_mismatched]
-  partner = jnp.arange(n)
-  if n_mismatched == 0:
-    return partner
-  return partner.at[chosen].set(jnp.roll(chosen, -1))
+def derangement(key, n: int, m):
+  """sigma (n,): a random m-subset cycled i_1 -> i_2 -> ... -> i_m -> i_1 (no
+  fixed points among them), the rest fixed. ``m`` may be traced; m = 0 (or 1)
+  leaves sigma the identity."""
+  perm = jax.random.permutation(key, n)
+  k = jnp.arange(n)
+  nxt = jnp.where(k < m, (k + 1) % jnp.maximum(m, 1), k)
+  return jnp.zeros(n, perm.dtype).at[perm].set(perm[nxt])
 
 
 def make_pairs(key, n: int, w: World, *, noise: float = 0.1, mismatch: float = 0.0,
@@ -109,7 +109,7 @@ def make_pairs(key, n: int, w: World, *, noise: float = 0.1, mismatch: float = 0
   else:
     labels = jnp.zeros((n,), jnp.int32)
     z = jax.random.normal(k_lat, (n, k), dtype)
-  partner = derangement_partner(k_mis, n, int(round(mismatch * n)))
+  partner = derangement(k_mis, n, int(round(mismatch * n)))
   image = jnp.tanh(z @ w.a_image) + noise * jax.random.normal(k_ni, (n, view_dims[0]), dtype)
   text = jnp.tanh(z[partner] @ w.a_text) + noise * jax.random.normal(k_nt, (n, view_dims[1]), dtype)
   return Pairs(image=image, text=text, latent=z, labels=labels, partner=partner)

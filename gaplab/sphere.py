@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gaplab import losses
+from gaplab.pairs import derangement
 from gaplab._errors import ConfigError
 
 PAPER_LONGITUDES = (-20.0, 0.0, 20.0, 40.0, 60.0, 80.0)
@@ -191,15 +192,6 @@ def equator_points(key, n, d, dtype=jnp.float64):
   g = jax.random.normal(key, (n, d - 1), dtype)
   g = g / jnp.linalg.norm(g, axis=1, keepdims=True)
   return jnp.concatenate([g, jnp.zeros((n, 1), dtype)], axis=1)
-
-
-def derangement(key, n, m):
-  """sigma (n,): a random m-subset cycled i_1 -> i_2 -> ... -> i_1, the rest
-  fixed. ``m`` may be traced; m = 0 (or 1) leaves sigma the identity."""
-  perm = jax.random.permutation(key, n)
-  k = jnp.arange(n)
-  nxt = jnp.where(k < m, (k + 1) % jnp.maximum(m, 1), k)
-  return jnp.zeros(n, perm.dtype).at[perm].set(perm[nxt])
 
 
 @dataclasses.dataclass(frozen=True)

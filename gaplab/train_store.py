@@ -38,6 +38,24 @@ def check_common(cfg: dict) -> None:
     raise ConfigError("dtype", f"expected float32 or float64, got {cfg['dtype']!r}")
 
 
+def validate(cfg: dict, variants, shares=None) -> dict:
+  """Raises ConfigError unless every share setting, the mismatch levels and
+  the runs of ``variants(cfg)`` are valid; returns ``cfg``."""
+  for s in shares or [cfg["share"]]:
+    train_sweep.resolve_spec(dict(cfg, share=s))
+  check_common(cfg)
+  train_sweep.grid(cfg, variants(cfg)[0])
+  return cfg
+
+
+def run_experiment(module, out: str, size: str, overwrite: bool, overrides: dict) -> str:
+  """``run`` of a training experiment file (``config``, ``variants``, ``NAME``)."""
+  cfg = module.config(size, **overrides)
+  v, labels = module.variants(cfg)
+  return run_and_save(out, cfg, v, labels, kind=module.NAME, overwrite=overwrite,
+                      shares=cfg.get("shares"))
+
+
 def run_and_save(out: str, cfg: dict, variants: list[dict], labels: list[str], *,
                  kind: str, overwrite: bool, shares=None) -> str:
   """Trains seeds x ``variants`` for every mismatch level and share setting."""

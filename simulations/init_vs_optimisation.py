@@ -1,6 +1,6 @@
 """Initialisation vs optimisation: train with the gap amended at init (Procrustes).
 
-Exact command (full preset; about a minute on a 2-core CPU):
+Exact command (full preset; about 40 s on a 2-core CPU):
 
     python simulations/init_vs_optimisation.py --out runs/init_vs_optimisation
     # or: gaplab run init_vs_optimisation --out runs/ivo [--set seeds=16 tau=0.02]
@@ -16,9 +16,13 @@ pairs), kept frozen during training (``gaplab.train``, hyperparameter
 ``amend``). The paper (CLIP, 3 seeds): plain 1.19 -> 1.30, amended 0.04 ->
 0.75: optimisation re-opens a gap that initialisation no longer gives.
 
-Expected result (full preset, evaluation gap, mean over seeds): see the
-report's table; the amended gap at init is a small fraction of the plain
-one, and the question is how much of the plain final gap training restores.
+Expected result (full preset, evaluation gap, mean ± sd over 8 seeds): the
+amendment cuts the gap at init from 1.14 ± 0.13 to 0.08 ± 0.02. Training
+then *closes* the plain gap part way (to 0.44 without mismatch, 0.75 with 20%)
+and opens the amended one a little (to 0.18 and 0.14): in this toy the final
+gap remembers the init, as the paper found (1.19 -> 1.30 plain, 0.04 -> 0.75
+amended), but optimisation re-opens far less of it than in CLIP. Top-1 is
+the same for both (0.97 / 0.64).
 """
 from __future__ import annotations
 
@@ -45,17 +49,11 @@ def variants(cfg: dict):
 
 def config(size: str = "full", **overrides) -> dict:
   cfg = checks.resolve(PRESET, SIZES, size, overrides)
-  from gaplab.train_sweep import grid, resolve_spec
-  resolve_spec(cfg)
-  train_store.check_common(cfg)
-  grid(cfg, variants(cfg)[0])
-  return cfg
+  return train_store.validate(cfg, variants)
 
 
 def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
-  cfg = config(size, **overrides)
-  v, labels = variants(cfg)
-  return train_store.run_and_save(out, cfg, v, labels, kind=NAME, overwrite=overwrite)
+  return train_store.run_experiment(sys.modules[__name__], out, size, overwrite, overrides)
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:

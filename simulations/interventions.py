@@ -1,6 +1,6 @@
 """Interventions on the gap during training, compared over the same seeds.
 
-Exact command (full preset; a few minutes on a 2-core CPU):
+Exact command (full preset; about 2.5 minutes on a 2-core CPU):
 
     python simulations/interventions.py --out runs/interventions
     # or: gaplab run interventions --out runs/iv [--set swap_fraction=0.3 tau=0.02]
@@ -25,8 +25,12 @@ seeds, towers at init and batches:
 * shared towers (AlignCLIP): one MLP embeds both modalities (``share=all``),
   every variant above run again with shared parameters.
 
-Expected result: see the report; each intervention's final gap and top-1
-next to the baseline's, mean ± sd over the same seeds.
+Expected result (full preset, final gap, mean over 8 seeds; baseline 0.44
+without mismatch, 0.75 with 20%): every intervention closes most of it.
+With mismatch: modality swapping 0.05 (top-1 0.81 vs 0.64), the schedule
+0.12 (0.82), learnable tau 0.16 (0.73), align + unif 0.18 (but top-1 0.53).
+Shared towers start at gap 0.17 (one random network's cone for both
+modalities) and stay at 0.02-0.07 whatever else is done. About 2.5 min.
 """
 from __future__ import annotations
 
@@ -63,19 +67,11 @@ def variants(cfg: dict):
 
 def config(size: str = "full", **overrides) -> dict:
   cfg = checks.resolve(PRESET, SIZES, size, overrides)
-  from gaplab.train_sweep import grid, resolve_spec
-  for s in cfg["shares"]:
-    resolve_spec(dict(cfg, share=s))
-  train_store.check_common(cfg)
-  grid(cfg, variants(cfg)[0])
-  return cfg
+  return train_store.validate(cfg, variants, cfg["shares"])
 
 
 def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
-  cfg = config(size, **overrides)
-  v, labels = variants(cfg)
-  return train_store.run_and_save(out, cfg, v, labels, kind=NAME, overwrite=overwrite,
-                                  shares=cfg["shares"])
+  return train_store.run_experiment(sys.modules[__name__], out, size, overwrite, overrides)
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
