@@ -15,6 +15,9 @@ TRAIN_FLAGS = {
     "image_encoder": ("--image-encoder", dict(help="mlp, resnet, vit or text")),
     "text_encoder": ("--text-encoder", dict(help="mlp, resnet, vit or text")),
     "share": ("--share", dict(help="none, all or hidden (MLP towers): shared parameters")),
+    "lr": ("--lr", dict(type=float, help="Adam learning rate of the towers")),
+    "lr_tau": ("--lr-tau", dict(type=float, help="Adam learning rate of the learnable "
+                                "log logit scale")),
     "swap": ("--swap", dict(type=float, help="modality-swap probability per pair")),
     "w_align": ("--w-align", dict(type=float, help="weight of the alignment term")),
     "w_unif": ("--w-unif", dict(type=float, help="weight of the uniformity term")),

@@ -8,7 +8,10 @@ all arrays (``HYPER``), so one compiled program trains a whole grid:
   3 cosine schedules from ``tau_start`` to ``tau_end``, interpolated in log tau:
   log tau(t) = log tau_start + s(t) log(tau_end / tau_start), s(t) = t / (T - 1)
   or (1 - cos(pi t / (T - 1))) / 2;
-* ``lr``: Adam's learning rate (``optax.inject_hyperparams``);
+* ``lr``, ``lr_tau``: Adam's learning rates (``optax.inject_hyperparams``) of
+  the towers and of the log logit scale (a separate Adam, as its step size
+  is what a "smaller learning rate for the temperature" changes: Adam is
+  invariant to rescaling a gradient);
 * ``swap``: modality swapping (Yaras et al. 2024): each training pair's image
   and text embeddings trade places in the loss with this probability;
 * ``w_align``, ``w_unif``: weights of Wang & Isola's alignment and uniformity
@@ -43,7 +46,8 @@ import optax
 from gaplab import losses, metrics, towers
 from gaplab.pairs import Pairs
 
-HYPER = ("tau_start", "tau_end", "tau_mode", "lr", "swap", "w_align", "w_unif", "amend")
+HYPER = ("tau_start", "tau_end", "tau_mode", "lr", "lr_tau", "swap", "w_align", "w_unif",
+         "amend")
 TAU_MODES = ("fixed", "learnable", "linear", "cosine")
 TRACES = {"count": 0}  # bumped each time the per-run program is traced
 LOGGED = ("loss", "clip", "tau") + metrics.NAMES
@@ -99,10 +103,10 @@ def _grams(x_hat, y_hat):
   return metrics.gram(x_hat, y_hat), metrics.gram(x_hat, x_hat), metrics.gram(y_hat, y_hat)
 
 
-def _measure(x_hat, y_hat, tau, grams=None, loss=None) -> dict:
+def _measure(x_hat, y_hat, tau, grams=None, loss=None, unif=None) -> dict:
   grams = _grams(x_hat, y_hat) if grams is None else grams
   clip = _clip(grams[0], tau)
-  return dict(metrics.all_metrics(x_hat, y_hat, grams), clip=clip, tau=tau,
+  return dict(metrics.all_metrics(x_hat, y_hat, grams, unif), clip=clip, tau=tau,
               loss=clip if loss is None else loss)
 
 
@@ -113,7 +117,7 @@ def _objective(params, spec, hp, rot, xb, yb, swap_mask, t):
   unif = 0.5 * (metrics.uniformity_from_gram(grams[1]) + metrics.uniformity_from_gram(grams[2]))
   loss = (_clip(swapped_cos(grams, swap_mask), tau)
           + hp["w_align"] * metrics.alignment(x_hat, y_hat) + hp["w_unif"] * unif)
-  return loss, (x_hat, y_hat, tau, grams)
+  return loss, (x_hat, y_hat, tau, grams, unif)
 
 
 class RunState(NamedTuple):
@@ -130,8 +134,12 @@ class RunConsts(NamedTuple):
   k_swap: jax.Array
 
 
-def _optimizer(lr):
-  return optax.inject_hyperparams(optax.adam)(learning_rate=lr)
+def _optimizer(hp):
+  adam = optax.inject_hyperparams(optax.adam)
+  labels = lambda p: {"towers": jax.tree.map(lambda _: "towers", p["towers"]),
+                      "log_scale": "log_scale"}
+  return optax.multi_transform({"towers": adam(learning_rate=hp["lr"]),
+                                "log_scale": adam(learning_rate=hp["lr_tau"])}, labels)
 
 
 def _shuffle(consts: RunConsts, n: int, epoch):
@@ -148,7 +156,7 @@ def start(spec: Spec, train: Pairs, evals: Pairs, hp: dict, key, params0):
   rot = jnp.where(hp["amend"] > 0, procrustes(x0, y0), jnp.eye(x0.shape[1], dtype=dtype))
   params = {"towers": params0, "log_scale": jnp.log(1.0 / hp["tau_start"]).astype(dtype)}
   consts = RunConsts(rot, k_order, k_swap)
-  return RunState(params, _optimizer(hp["lr"]).init(params),
+  return RunState(params, _optimizer(hp).init(params),
                   _shuffle(consts, train.image.shape[0], 0)), consts
 
 
@@ -162,12 +170,12 @@ def step(spec: Spec, train: Pairs, hp: dict, consts: RunConsts, state: RunState,
                        lambda: state.order)
   idx = jax.lax.dynamic_slice_in_dim(order, (t % per_epoch) * b, b)
   swap = jax.random.bernoulli(jax.random.fold_in(consts.k_swap, t), hp["swap"], (b,))
-  (loss, (x_hat, y_hat, tau, grams)), g = jax.value_and_grad(_objective, has_aux=True)(
+  (loss, (x_hat, y_hat, tau, grams, unif)), g = jax.value_and_grad(_objective, has_aux=True)(
       state.params, spec, hp, consts.rot, train.image[idx], train.text[idx], swap, t)
   g = dict(g, log_scale=g["log_scale"] * (hp["tau_mode"] == 1))
-  updates, opt_state = _optimizer(hp["lr"]).update(g, state.opt_state, state.params)
+  updates, opt_state = _optimizer(hp).update(g, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  return RunState(params, opt_state, order), _measure(x_hat, y_hat, tau, grams, loss)
+  return RunState(params, opt_state, order), _measure(x_hat, y_hat, tau, grams, loss, unif)
 
 
 def evaluate(spec: Spec, evals: Pairs, hp: dict, consts: RunConsts, params, t) -> dict:

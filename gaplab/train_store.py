@@ -23,7 +23,8 @@ TRAIN_PRESET = dict(
     width=128, depth=3, embed_dim=32, activation="relu", sigma_w=1.0,
     sigma_b=1 / math.sqrt(512), share="none", steps=600, batch_size=128, eval_every=25,
     n_train=4096, n_eval=512, latent_dim=8, noise=0.1, n_classes=0, class_spread=0.5,
-    mismatch=[0.0, 0.2], data_seed=0, seed=0, seeds=8, run_chunk=0, lr=1e-3, swap=0.0,
+    mismatch=[0.0, 0.2], data_seed=0, seed=0, seeds=8, run_chunk=0, lr=1e-3, lr_tau=1e-3,
+    swap=0.0,
     w_align=0.0, w_unif=0.0, dtype="float32")
 TRAIN_QUICK = dict(seeds=3, steps=150, width=64, n_train=1024, n_eval=256)
 TRAIN_TINY = dict(width=32, depth=2, embed_dim=8, view_dim=16, steps=20, eval_every=10,

@@ -13,7 +13,8 @@ image_encoder, text_encoder (mlp | resnet | vit | text), encoder_sizes
 (default | tiny, for the registered encoders), view_dim, width, depth,
 embed_dim, activation, sigma_w, sigma_b, share, steps, batch_size, eval_every,
 n_train, n_eval, latent_dim, noise, n_classes, class_spread, data_seed, seed,
-seeds, run_chunk, and the ``train.HYPER`` defaults lr, swap, w_align, w_unif.
+seeds, run_chunk, and the ``train.HYPER`` defaults lr, lr_tau, swap, w_align,
+w_unif.
 """
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def make_data(cfg: dict, spec: train.Spec, mismatch: float):
 
 
 def check_hyper(hp: dict) -> None:
-  for name in ("tau_start", "tau_end", "lr"):
+  for name in ("tau_start", "tau_end", "lr", "lr_tau"):
     v = np.asarray(hp[name], np.float64)
     if not np.all(np.isfinite(v)) or np.any(v <= 0):
       raise ConfigError(name, f"expected finite values > 0, got {v.tolist()}")
@@ -97,6 +98,7 @@ def variant(cfg: dict, **kw) -> dict:
   """One run's hyperparameters: ``cfg``'s defaults, overridden by ``kw``; a
   ``tau_mode`` name becomes its code."""
   hp = {"tau_start": 0.07, "tau_end": 0.07, "tau_mode": "fixed", "lr": cfg["lr"],
+        "lr_tau": cfg["lr_tau"],
         "swap": cfg["swap"], "w_align": cfg["w_align"], "w_unif": cfg["w_unif"],
         "amend": 0.0}
   unknown = set(kw) - set(hp)
