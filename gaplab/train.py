@@ -19,7 +19,8 @@ all arrays (``HYPER``), so one compiled program trains a whole grid:
   two modalities';
 * ``amend``: 1 amends the gap at init (Liang et al. Sec 4.2): an orthogonal
   Procrustes map W = U V^T, U S V^T = SVD(Y^T X) of the init text embeddings
-  Y onto the image embeddings X (unit rows, training pairs), minimising
+  Y onto the image embeddings X (unit rows of the first n_eval training
+  pairs), minimising
   |Y W - X|_F, is applied to every text embedding, frozen (not trained). The
   towers' functions at init become the amended ones; training then moves both.
 
