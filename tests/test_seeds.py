@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from gaplab import engine, seeds
+from gaplab import engine, seeds, variance
 from gaplab._errors import ConfigError
 from gaplab.config import ConeConfig
 
@@ -72,7 +72,10 @@ def test_init_cones_tiny(tmp_path, capsys):
   assert run.meta["networks"] == ["mlp relu", "mlp tanh", "vit"]
   assert a["scatter"].shape == (3, k, 32, 2) and a["spectrum"].shape == (3, 2 * k)
   assert np.all((a["accuracy"] >= 0) & (a["accuracy"] <= 1))
-  assert np.isnan(a["beta"][0]) and 0 < a["beta"][2] <= 1
+  # beta of every network, from the layer that feeds its output; omega = 1
+  # for the encoders' bias-free projection, < 1 for the MLPs (they have biases)
+  assert np.all((a["beta"] > 0) & (a["beta"] <= 1))
+  assert np.all((a["omega"][:2] > 0) & (a["omega"][:2] < 1)) and a["omega"][2] == 1
   assert init_cones.main(["--tiny", "--out", str(tmp_path / "x"), "--set", "seeds=1"]) == 2
   assert "argument --set seeds" in capsys.readouterr().err
 
@@ -84,11 +87,11 @@ def test_variance_share_recovers_a_known_share():
   rng = np.random.default_rng(5)
   h = (np.sqrt(0.3) * rng.standard_normal((400, 1, 20))
        + np.sqrt(0.7) * rng.standard_normal((400, 50, 20)))
-  r, se = seeds.variance_share(h)
+  r, se = variance.variance_share(h)
   assert 0.001 < se < 0.02
   assert abs(r - 0.3) < 4 * se
   # no seed effect: the uncorrected between variance would read 0.7/50 / 0.714
-  r0, se0 = seeds.variance_share(rng.standard_normal((400, 50, 20)))
+  r0, se0 = variance.variance_share(rng.standard_normal((400, 50, 20)))
   assert abs(r0) < 4 * se0
 
 
@@ -98,10 +101,10 @@ def test_projection_beta_is_the_share_of_a_random_projection():
   x = rng.standard_normal((k, 1, f)) * 0.8 + rng.standard_normal((k, n, f))
   w = rng.standard_normal((k, f, d))  # one projection per seed
   z = np.einsum("knf,kfd->knd", x, w)
-  beta = seeds.projection_beta(x)
+  beta = variance.projection_beta(x)
   u = x.reshape(k, n, f)
   brute = np.mean([np.mean([(u[s, i] @ u[s, j]) for i in range(n) for j in range(n) if i != j])
                    for s in range(k)]) / np.mean(np.sum(u * u, -1))
   assert beta == pytest.approx(brute, rel=1e-12)
-  r, se = seeds.variance_share(z)
+  r, se = variance.variance_share(z)
   assert abs(r - beta) < 4 * se

@@ -1,6 +1,8 @@
-"""Theorem 2 check: the command line end to end (tiny), the variance
-decomposition against NumPy brute force, unbiasedness of the ANOVA correction,
-β from cosines, and one-line errors for bad input."""
+"""Theorem 2: the check end to end (tiny), the variance decomposition against
+NumPy brute force, unbiasedness of the ANOVA correction, β from moments, the
+proof's bound on brute-force Monte Carlo, the mean-field shares against closed
+forms, claims that fail on wrong data, and one-line errors for bad input."""
+import math
 import os
 
 import jax
@@ -8,30 +10,67 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gaplab import results
+from gaplab import results, variance
 from gaplab.theory_checks import theorem2_variance as t2
 
 
-def test_tiny_command_passes_and_writes_figures(tmp_path, capsys):
-  out = str(tmp_path / "run")
-  assert t2.main(["--tiny", "--out", out]) == 0
-  printed = capsys.readouterr().out
-  assert "| theorem2_variance |" in printed and "FAIL" not in printed
-  for name in ("theorem2_variance", "theorem2_variance_margin"):
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+  out = str(tmp_path_factory.mktemp("t2") / "run")
+  rc = t2.main(["--tiny", "--out", out])
+  return rc, out
+
+
+def test_tiny_command_passes_and_writes_figures(tiny_run, capsys):
+  rc, out = tiny_run
+  assert rc == 0
+  for name in ("theorem2_variance", "theorem2_variance_general", "theorem2_variance_fig2b",
+               "theorem2_variance_margin"):
     for ext in ("png", "pdf"):
       assert os.path.getsize(os.path.join(out, "figures", f"{name}.{ext}")) > 0
   run = results.load_run(out)
   assert run.meta["kind"] == "check" and run.meta["check"] == t2.NAME
   assert run.meta["provenance"]["dtype"] == "float64"
   cfg = run.meta["config"]
-  assert run.arrays["pre_g_diag"].shape == (len(cfg["activations"]), cfg["seeds"],
-                                            cfg["depth"])
+  sets = run.meta["coords"]["sphere_setting"]
+  # the theorem first, then the general grid without its duplicate cell
+  assert sets[0]["part"] == "theorem" and len(sets) == len(cfg["sigma_w2s"]) * len(
+      cfg["bias_ratios"]) + (0 if 1.0 in cfg["bias_ratios"] else 1)
+  # the theorem's law: every entry of W and b has variance 1/width
+  np.testing.assert_allclose(np.square(sets[0]["w_std"]), 1 / cfg["width"])
+  assert sets[0]["b_std"] ** 2 == pytest.approx(1 / cfg["width"])
+  assert run.arrays["sphere_pre_g_diag"].shape == (len(sets), cfg["seeds"], cfg["depth"])
+  assert run.arrays["fig2b_pre_g_diag"].shape == (len(cfg["fig2b_activations"]),
+                                                  cfg["seeds"], cfg["fig2b_depth"])
   assert [c.passed for c in t2.claims(out)] == [c["passed"] for c in run.meta["claims"]]
+  assert all(c["passed"] for c in run.meta["claims"])
+  est = t2._estimates(run)
   # a linear network's post-activation coordinate is its pre-activation one
-  lin = run.meta["coords"]["activation"].index("linear")
-  est = t2.estimates(run.arrays, cfg)
-  np.testing.assert_allclose(est["share_post"][0, lin], est["share_pre"][0, lin],
-                             rtol=1e-9, atol=1e-12)
+  lin = cfg["fig2b_activations"].index("linear")
+  np.testing.assert_allclose(est["fig2b"]["share_post"][0, lin],
+                             est["fig2b"]["share_pre"][0, lin], rtol=1e-9, atol=1e-12)
+  # unit-norm inputs: |h^(0)|^2 = 1 exactly, so the paper's beta = the scale-free one there
+  np.testing.assert_allclose(est["sphere"]["q_prev"][0, :, 0], 1.0, rtol=1e-12)
+  np.testing.assert_allclose(est["sphere"]["beta_paper"][0, :, 0],
+                             est["sphere"]["beta"][0, :, 0], atol=1e-12)
+  report = t2.report(out)
+  assert "### 1. The theorem's setting" in report and "fails" not in report.split("###")[1]
+
+
+def test_claims_fail_when_the_data_break_the_bound(tiny_run):
+  _, out = tiny_run
+  run = results.load_run(out)
+  est = t2._estimates(run)
+  s = est["sphere"]
+  s["share_post"] = s["share_post"].copy()
+  s["margin_paper"] = s["margin_paper"].copy()
+  s["margin_paper"][0, 0, 1] = -1.0  # R far below β at layer 2 of the theorem's setting
+  s["margin_bound"] = s["margin_bound"].copy()
+  s["margin_bound"][0, -1, 1] = -1.0  # and below the proof's bound in a general cell
+  passed = {c.name: c.passed for c in t2._claims(est, run.meta)}
+  assert not passed[next(n for n in passed if "R >= β (the paper's" in n)]
+  assert not passed[next(n for n in passed if n.startswith("general setting (") )]
+  assert passed[next(n for n in passed if "E|h^(l)|² = 1" in n)]
 
 
 def _brute(h):
@@ -45,10 +84,10 @@ def _brute(h):
 
 
 def _parts(h):
-  means, within = jax.vmap(t2.coord_moments)(jnp.asarray(h))
-  gd, gr = t2.gram_sums(means)
-  return t2.decompose(np.asarray(gd), np.asarray(gr), np.asarray(within),
-                      h.shape[1], h.shape[2])
+  means, within = jax.vmap(variance.coord_moments)(jnp.asarray(h))
+  gd, gr = variance.gram_sums(means)
+  return variance.decompose(np.asarray(gd), np.asarray(gr), np.asarray(within),
+                            h.shape[1], h.shape[2])
 
 
 def test_decomposition_matches_numpy_and_total_is_within_plus_between():
@@ -71,6 +110,10 @@ def test_decomposition_matches_numpy_and_total_is_within_plus_between():
     np.testing.assert_allclose(parts["within"][1 + drop], s_w, rtol=1e-12)
   np.testing.assert_allclose(parts["between"][0],
                              parts["s_between"][0] - parts["within"][0] / n_in)
+  # the NumPy entry point gives the same share and the delete-one jackknife SE
+  r, se = variance.variance_share(h)
+  assert r == pytest.approx(parts["share"][0], rel=1e-12)
+  assert se == pytest.approx(float(variance.jackknife_se(parts["share"][1:])), rel=1e-12)
 
 
 def test_anova_share_is_unbiased_on_gaussian_random_effects():
@@ -85,7 +128,7 @@ def test_anova_share_is_unbiased_on_gaussian_random_effects():
 
   keys = jax.vmap(jax.random.fold_in, (None, 0))(jax.random.key(7), jnp.arange(k))
   parts = _parts(np.asarray(jax.vmap(seed)(keys)))
-  share, se = parts["share"][0], t2.jackknife_se(parts["share"][1:])
+  share, se = parts["share"][0], variance.jackknife_se(parts["share"][1:])
   # S_between is a chi-square mean: sd = (vb + vw/N) sqrt(2 / (n (K - 1)))
   sd_theory = (vb + vw / n_in) * np.sqrt(2 / (n * (k - 1))) / (vb + vw)
   assert abs(se / sd_theory - 1) < 0.3
@@ -97,40 +140,30 @@ def test_anova_share_is_unbiased_on_gaussian_random_effects():
 
 def _cos_brute(x):
   g = x @ x.T
-  nn, fan_in = x.shape
+  nn = x.shape[0]
   norm = np.sqrt(np.diag(g))
   c = g / np.outer(norm, norm)
   off = ~np.eye(nn, dtype=bool)
-  return (np.trace(g) / nn / fan_in, g[off].mean() / fan_in, c.mean(), c[off].mean())
+  return np.trace(g) / nn, g[off].mean(), c.mean(), c[off].mean()
 
 
-def test_beta_and_cosines_match_numpy_brute_force():
+def test_layer_moments_and_beta_match_numpy_brute_force():
   rng = np.random.default_rng(1)
   k, n_in, fan_in = 5, 9, 4
   xs = (0.8 + rng.normal(size=(k, n_in, fan_in))) * rng.uniform(0.3, 2, (k, n_in, 1))
   brute = np.array([_cos_brute(x) for x in xs])  # (K, 4)
-  got = np.array([[float(v) for v in t2.prev_stats(jnp.asarray(x), fan_in)]
-                  for x in xs])
+  got = np.array([[float(v) for v in variance.layer_moments(jnp.asarray(x))] for x in xs])
   np.testing.assert_allclose(got, brute[:, :3], rtol=1e-12)
   padded = np.pad(xs[0], ((0, 0), (0, 3)))  # zero columns change nothing
-  np.testing.assert_allclose([float(v) for v in t2.prev_stats(jnp.asarray(padded), fan_in)],
+  np.testing.assert_allclose([float(v) for v in variance.layer_moments(jnp.asarray(padded))],
                              brute[0, :3], rtol=1e-12)
-  cfg = {"n_inputs": n_in, "width": 3, "sigma_w": 1.0, "sigma_b": 0.1}
-  arrays = {name: rng.uniform(1, 2, (1, k, 1)) for name in t2.STATS}
-  arrays.update(prev_e_diag=got[None, :, 0, None], prev_e_off=got[None, :, 1, None],
-                prev_cos_diag=got[None, :, 2, None])
-  est = t2.estimates(arrays, cfg)
-  np.testing.assert_allclose(est["beta"][0, 0, 0], brute[:, 1].sum() / brute[:, 0].sum(),
-                             rtol=1e-12)
-  np.testing.assert_allclose(est["cos_mean"][0, 0, 0], brute[:, 3].mean(), rtol=1e-12)
-  np.testing.assert_allclose(est["cos_mean_diag"][0, 0, 0], brute[:, 2].mean(),
-                             rtol=1e-12)
-  pred = (brute[:, 1].mean() + 0.01) / (brute[:, 0].mean() + 0.01)
-  np.testing.assert_allclose(est["pred_pre"][0, 0, 0], pred, rtol=1e-12)
+  # beta-tilde is a ratio of seed means: E[x.x'] / E|x|^2
+  assert variance.projection_beta(xs) == pytest.approx(
+      brute[:, 1].mean() / brute[:, 0].mean(), rel=1e-12)
 
 
 def test_unequal_norms_let_the_plain_mean_cosine_exceed_beta():
-  # the docstring's example: norms r and 1, cosine c > 0
+  # norms r and 1, cosine c > 0: beta-tilde = 1/2 + r c / (1 + r^2) < 1/2 + c/2
   r, c = 3.0, 0.5
   x = np.array([[r, 0.0], [c, np.sqrt(1 - c * c)]])
   e_diag, e_off, _, cos_distinct = _cos_brute(x)
@@ -140,9 +173,75 @@ def test_unequal_norms_let_the_plain_mean_cosine_exceed_beta():
   assert beta_all_pairs < 0.5 + c / 2
 
 
+@pytest.mark.parametrize("norms, sb2", [((1.0, 1.0, 1.0), 0.3), ((0.3, 1.0, 2.5), 0.05),
+                                        ((1.0, 1.0, 1.0), 0.0), ((1.0, 2.0, 4.0), 2.0)])
+def test_proof_bound_holds_on_brute_force_monte_carlo(norms, sb2):
+  # One ReLU coordinate h = φ(w·U + b), w ~ N(0, I_3 s_w2), b ~ N(0, sb2), U uniform
+  # on 3 fixed inputs of the given norms (Θ^(L-1) absent: Var[x|Θ] = Var U).
+  # R = Var_w E_U[h] / Var h from 400,000 (w, b) draws, exact over U.
+  rng = np.random.default_rng(3)
+  u = rng.normal(size=(3, 3))
+  u *= np.asarray(norms)[:, None] / np.linalg.norm(u, axis=1, keepdims=True)
+  sw2, m = 0.7, 400_000
+  w = rng.normal(size=(m, 3)) * math.sqrt(sw2)
+  b = rng.normal(size=(m, 1)) * math.sqrt(sb2)
+  h = np.maximum(w @ u.T + b, 0)  # (draw, input)
+  cond = h.mean(1)
+  total = h.var()
+  r = cond.var() / total
+  # Monte Carlo sd of r: delta method on (Var cond, Var h), batch means over 40
+  # batches of draws; the bound must hold within 4 of them
+  rb = np.array([hb.mean(1).var() / hb.var() for hb in np.split(h, 40)])
+  sd = rb.std(ddof=1) / math.sqrt(40)
+  sq = np.mean(np.sum(u * u, 1))
+  # x, x' independent draws from the 3 inputs (x = x' included): E[x.x'] = |E U|^2
+  beta = np.sum(u.mean(0) ** 2) / sq
+  omega = variance.weight_share(sw2, sq, sb2)
+  bound = variance.proof_bound(omega, beta)
+  assert r >= bound - 4 * sd
+  if omega <= variance.OMEGA_MAX:
+    assert r >= beta - 4 * sd
+
+
+def test_sphere_cosines_moments():
+  for d in (2, 3, 16, 128):
+    t, w = variance.sphere_cosines(d, order=24)
+    assert w.sum() == pytest.approx(1.0) and abs(np.sum(w * t)) < 1e-14
+    assert np.sum(w * t * t) == pytest.approx(1 / d, rel=1e-12)  # E t^2 = 1/d
+    assert np.sum(w * t ** 4) == pytest.approx(3 / (d * (d + 2)), rel=1e-10)
+  with pytest.raises(ValueError, match="d >= 2"):
+    variance.sphere_cosines(1)
+
+
+def test_meanfield_shares_match_closed_forms():
+  # the theorem's setting at width 128, orthogonal inputs (one pair, cosine 0):
+  # layer 1 pre-activation correlation (0 + 1)/2, so R_pre = 1/2; the ReLU
+  # arc-cosine kernel gives beta-tilde of layer 2 and R_post of layer 1
+  d = 128
+  mf = variance.meanfield("relu", sigma_w2=1.0, sigma_b2=1 / d, depth=4, q0=1 / d,
+                          c0=[0.0], weights=[1.0])
+  g = lambda rho: (math.sin(math.acos(rho)) + (math.pi - math.acos(rho)) * rho) / math.pi
+  assert mf["share_pre"][0] == pytest.approx(0.5, rel=1e-12)
+  assert mf["beta"][1] == pytest.approx(g(0.5), rel=1e-10)
+  assert mf["omega"] == pytest.approx(np.full(4, 0.5), rel=1e-12)  # E|h|^2 = 1 kept
+  # R_post = (E φφ' − m²)/(E φ² − m²) = (g(ρ)/2 − 1/(2π))/(1/2 − 1/(2π))
+  assert mf["share_post"][0] == pytest.approx((g(0.5) - 1 / math.pi) / (1 - 1 / math.pi),
+                                              rel=1e-10)
+  # for ReLU 1 − R_post at layer l is π/(π − 1) (1 − beta-tilde of layer l + 1)
+  np.testing.assert_allclose(mf["one_minus_share_post"][:-1],
+                             math.pi / (math.pi - 1) * mf["one_minus_beta"][1:], rtol=1e-10)
+  # near the cone the proof's bound is attained: (R − β)/(1 − β) -> 1 − ωπ/(π − 1)
+  deep = variance.meanfield("relu", sigma_w2=1.0, sigma_b2=1 / d, depth=40, q0=1 / d,
+                            c0=[0.0], weights=[1.0])
+  ratio = 1 - deep["one_minus_share_post"][-1] / deep["one_minus_beta"][-1]
+  assert ratio == pytest.approx(1 - 0.5 * math.pi / (math.pi - 1), abs=1e-4)
+
+
 @pytest.mark.parametrize("sets, key", [(["depth=0"], "depth"), (["seeds=2"], "seeds"),
                                        (["bogus=1"], "bogus"),
-                                       (['activations=["maxout"]'], "activations")])
+                                       (['fig2b_activations=["maxout"]'], "fig2b_activations"),
+                                       (['bias_ratios=[-1]'], "bias_ratios"),
+                                       (["input_dim=1"], "input_dim")])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, sets, key):
   out = tmp_path / "run"
   assert t2.main(["--tiny", "--out", str(out), "--set", *sets]) == 2
