@@ -106,5 +106,73 @@ def plot_map(run, fig_dir: str, name: str) -> list[str]:
   return _save(fig, fig_dir, name)
 
 
+_MIRROR_TITLES = {"matched": "matched labels",
+                  "swap": "pairs 3 and 8 swapped (true swap)",
+                  "as_executed": "labels as executed [0,1,2,8,4,5,6,7,8]"}
+
+
+def _gap_panel(ax, run):
+  """Exact optimal gap vs logit scale for both toys, from their saved t*:
+  first toy sqrt(1 - r^2 + (1 - r)^2 |xbar|^2), r = min(1, t*/s); mirror 2|z*|;
+  dots: the gap measured at each grid minimum."""
+  a, names = run.arrays, run.meta["coords"]["labels"]
+  ms, ts = a["mirror_logit_scales"], a["toy_logit_scales"]
+  s = np.geomspace(min(ms.min(), ts.min()), max(ms.max(), ts.max()), 400)
+  xbar = np.linalg.norm(a["toy_points"].mean(0))
+  r = np.minimum(1.0, a["toy_t_star"][1] / s)
+  curves = [("first toy, texts 0↔1 swapped", a["toy_t_star"][1],
+             np.sqrt(1 - r ** 2 + (1 - r) ** 2 * xbar ** 2), ts, a["toy_gap_at_min"][1], "C0")]
+  for k, name, color in ((names.index("swap"), "mirror, true swap 3↔8", "C3"),
+                         (names.index("as_executed"), "mirror, as executed", "C1")):
+    t = a["mirror_t_star"][k]
+    curves.append((name, t, 2 * np.sqrt(np.maximum(0, 1 - t / s)), ms,
+                   a["mirror_gap_at_min"][k], color))
+  for label, t, gap, grid, measured, color in curves:
+    ax.plot(s, gap, color=color, lw=1.4, label=f"{label}: t* = {t:.1f}")
+    ax.plot(grid, measured, "o", color=color, ms=4, mec="k", mew=0.4)
+    ax.axvline(t, color=color, ls=":", lw=1)
+  matched = np.concatenate([a["toy_gap_at_min"][0],
+                            a["mirror_gap_at_min"][names.index("matched")]])
+  ax.plot(np.concatenate([ts, ms]), matched, "x", color="gray", label="matched (both toys)")
+  ax.set(xscale="log", xlabel="logit scale s = 1/τ", ylabel="optimal gap |mean x − mean y|",
+         title="optimal gap: 0 for s ≤ t*, opens above (lines exact, dots grid)",
+         ylim=(-0.05, 2.05))
+  ax.legend(fontsize=7, loc="upper left")
+  ax.grid(alpha=0.3)
+
+
+def plot_mirror(run, fig_dir: str, name: str) -> list[str]:
+  """The second toy (mismatched_simulation.ipynb): loss vs z per logit scale
+  for each label setting, the exact optimum (+-|z*|, L(min(t*, s))) dotted, then
+  the optimal gap vs logit scale for both toys."""
+  a, names = run.arrays, run.meta["coords"]["labels"]
+  zs, scales = a["mirror_z"], a["mirror_logit_scales"]
+  colors = _colors(len(scales))
+  fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
+  for k, ax in enumerate(axes.flat[:len(names)]):
+    for j, s in enumerate(scales):
+      loss = a["mirror_loss"][k, :, j]
+      ax.plot(zs, loss, color=colors[j], lw=1.2, label=f"τ = {1 / s:.3g} (s = {s:g})")
+      zk = a["mirror_z_star"][k, j]
+      ax.plot([-zk, zk], [a["mirror_loss_star"][k, j]] * 2, "o", color=colors[j], ms=5,
+              mec="k", mew=0.5)
+    t = a["mirror_t_star"][k]
+    ax.set(xlabel="z (images at height +z, texts at −z; gap = 2|z|)", ylabel="loss",
+           title=f"{_MIRROR_TITLES[names[k]]}: "
+                 f"t* = {'∞' if not np.isfinite(t) else f'{t:.2f}'}",
+           xlim=(-1.02, 1.02))
+    ax.axvline(0, color="gray", lw=0.8)
+    ax.grid(alpha=0.3)
+  # one legend for all three panels, between the s = 1 and s = 5 curves
+  axes.flat[0].legend(fontsize=7, loc="center", bbox_to_anchor=(0.5, 0.45))
+  _gap_panel(axes.flat[3], run)
+  fig.suptitle("Mirror toy (mismatched_simulation.ipynb): 9 pairs, images (√(1 − z²) u_i, z), "
+               "texts (√(1 − z²) u_i, −z); loss(z, s) = L(s(1 − z²)); dots: exact optimum "
+               "z = ±√max(0, 1 − t*/s), loss L(min(t*, s))", fontsize=9)
+  fig.tight_layout()
+  return _save(fig, fig_dir, name)
+
+
 def plot_sphere_mismatch(run, fig_dir: str, name: str) -> list[str]:
-  return plot_toy(run, fig_dir, name) + plot_map(run, fig_dir, f"{name}_map")
+  return (plot_toy(run, fig_dir, name) + plot_map(run, fig_dir, f"{name}_map")
+          + plot_mirror(run, fig_dir, f"{name}_mirror"))

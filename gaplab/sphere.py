@@ -137,22 +137,25 @@ def gap_formula(theta, xbar_norm):
   return jnp.sqrt(jnp.sin(theta) ** 2 + (1 - jnp.cos(theta)) ** 2 * xbar_norm ** 2)
 
 
-def loss_slope(cmat, t):
+def loss_slope(cmat, t, labels=None):
   """dL_C/dt at effective scale t, written as softmax-weighted margins
-  sum_j w_ij (C_ij - C_ii) (rows; columns alike) so that no 1 - 1 cancels:
-  it is exactly <= 0 when every pair beats its row and column."""
-  diag = jnp.diagonal(cmat)
-  rows = jax.nn.softmax(t * cmat, axis=1) * (cmat - diag[:, None])
-  cols = jax.nn.softmax(t * cmat, axis=0) * (cmat - diag[None, :])
+  sum_j w_ij (C_ij - C_{i,l_i}) (rows; columns alike with C_{l_j,j}) so that
+  no 1 - 1 cancels: it is exactly <= 0 when every pair beats its row and
+  column. ``labels`` l (n,): the target of row i and of column j, the same
+  vector for both directions (default: the diagonal, l = arange(n))."""
+  idx = jnp.arange(cmat.shape[0])
+  labels = idx if labels is None else labels
+  rows = jax.nn.softmax(t * cmat, axis=1) * (cmat - cmat[idx, labels][:, None])
+  cols = jax.nn.softmax(t * cmat, axis=0) * (cmat - cmat[labels, idx][None, :])
   return 0.5 * (jnp.mean(jnp.sum(rows, axis=1)) + jnp.mean(jnp.sum(cols, axis=0)))
 
 
-def optimal_scale(cmat):
-  """t* = argmin_t L_C(t) of the convex loss at effective scale t, by 60
-  bisections on log t of the slope within ``_T_RANGE``: inf if L_C still
-  falls at the top (always so without a mismatch), the bottom if it already
-  rises there."""
-  slope = functools.partial(loss_slope, cmat)
+def optimal_scale(cmat, labels=None):
+  """t* = argmin_t L_C(t) of the convex loss at effective scale t (targets
+  ``labels``, default the diagonal), by 60 bisections on log t of the slope
+  within ``_T_RANGE``: inf if L_C still falls at the top (always so without a
+  mismatch), the bottom if it already rises there."""
+  slope = functools.partial(loss_slope, cmat, labels=labels)
   lo, hi = (jnp.log(jnp.asarray(v, cmat.dtype)) for v in _T_RANGE)
 
   def step(_, bracket):

@@ -1,4 +1,5 @@
-"""Mismatched pairs on a sphere: the paper's Fig 3e-g toy and its generalisation."""
+"""Mismatched pairs on a sphere: the paper's Fig 3e-g toy, its generalisation and
+the second (mirror) toy."""
 import os
 import shutil
 
@@ -7,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gaplab import losses, results, sphere
+from gaplab import losses, mirror_toy, results, sphere
 from gaplab._errors import ConfigError
 from gaplab.simulations import sphere_mismatch
 
@@ -197,6 +198,12 @@ def test_generalised_optimum(general):
     (lambda: sphere_mismatch.config("tiny", delta_step=7), "delta_step"),
     (lambda: sphere_mismatch.config("tiny", toy_logit_scales=[-1.0]), "toy_logit_scales"),
     (lambda: sphere_mismatch.config("tiny", scale_min=0.0), "scale_min"),
+    (lambda: sphere_mismatch.config("tiny", mirror_z_step=0.3), "mirror_z_step"),
+    (lambda: sphere_mismatch.config("tiny", mirror_z_step="0.1"), "mirror_z_step"),
+    (lambda: sphere_mismatch.config("tiny", mirror_logit_scales=[0.0]), "mirror_logit_scales"),
+    (lambda: mirror_toy.points(1.5), "z"),
+    (lambda: mirror_toy.label_vector("swapped"), "labels"),
+    (lambda: mirror_toy.mirror_curves([0.0, -1.1], [1.0]), "zs"),
 ])
 def test_bad_inputs_name_the_field(call, field):
   with pytest.raises(ConfigError) as e:
@@ -217,15 +224,22 @@ def test_tiny_run_saves_draws_and_reports(tmp_path, capsys):
   # figures come from the saved files alone: draw them from a copy of the run
   copy = str(tmp_path / "copy")
   shutil.copytree(out, copy, ignore=shutil.ignore_patterns("figures"))
+  assert run.axes("mirror_loss") == ["labels", "z", "mirror_scale"]
+  assert run.arrays["mirror_loss"].shape == (3, 41, 7)  # z step 0.05
+  assert run.axes("mirror_z_star") == ["labels", "mirror_scale"]
+  assert run.meta["coords"]["labels"] == list(mirror_toy.SETTINGS)
+  np.testing.assert_array_equal(run.arrays["mirror_labels"][2], [0, 1, 2, 8, 4, 5, 6, 7, 8])
   paths = sphere_mismatch.figures(copy, str(tmp_path / "figs"))
   assert sorted(os.path.basename(p) for p in paths) == [
       "sphere_mismatch.pdf", "sphere_mismatch.png", "sphere_mismatch_map.pdf",
-      "sphere_mismatch_map.png"]
+      "sphere_mismatch_map.png", "sphere_mismatch_mirror.pdf", "sphere_mismatch_mirror.png"]
   assert all(os.path.getsize(p) > 1000 for p in paths)
   text = sphere_mismatch.report(copy)
   assert isinstance(text, str) and "| 0 (0) | ∞" in text
+  assert "Mirror toy" in text and "| true swap 3↔8 (t* = 24.51) | 50 | 0.7 |" in text
+  assert "21/21 (labels, scale) cells of the mirror toy" in text
   with open(os.path.join(out, results.TABLE)) as f:
-    assert len(f.readlines()) == 1 + 2 * 5 + 2 * 3 * 4  # header, toy, general rows
+    assert len(f.readlines()) == 1 + 2 * 5 + 2 * 3 * 4 + 3 * 7  # header, toy, general, mirror
 
   before = open(os.path.join(out, results.CONFIG)).read()
   assert sphere_mismatch.main(["--tiny", "--out", out]) == 2
@@ -239,3 +253,134 @@ def test_unknown_key_is_rejected(tmp_path, capsys):
   assert sphere_mismatch.main(["--tiny", "--out", out, "--set", "n_pairs=3"]) == 2
   assert "argument --set n_pairs: unknown key" in capsys.readouterr().err
   assert not os.path.exists(out)
+
+
+# --- the mirror toy (mismatched_simulation.ipynb) ----------------------------
+
+MIRROR_Z = np.arange(-100, 101) / 100  # step 0.01, z = 0 and +-1 exactly
+MIRROR_SCALES = np.asarray(mirror_toy.MIRROR_LOGIT_SCALES)
+NOTEBOOK_LABELS = {"matched": np.arange(9), "swap": np.array([0, 1, 2, 8, 4, 5, 6, 7, 3]),
+                   "as_executed": np.array([0, 1, 2, 8, 4, 5, 6, 7, 8])}
+
+
+def _notebook_points(z):
+  """``init_points`` of the notebook, transcribed in float64 NumPy."""
+  a, b = (1 - z * z) ** 0.5, ((1 - z * z) / 2) ** 0.5
+  th = 0.03 * np.pi + 1.5 * np.pi
+  xy = [(a, 0), (-a, 0), (0, a), (0, -a), (b, b), (-b, b), (b, -b), (-b, -b),
+        (np.cos(th) * a, np.sin(th) * a)]
+  return np.array([(u, v, z) for u, v in xy]), np.array([(u, v, -z) for u, v in xy])
+
+
+def _ref_ce(logits, labels):
+  """torch's CrossEntropyLoss (mean) of the rows of (..., n, n) logits."""
+  m = logits.max(axis=-1, keepdims=True)
+  lse = m[..., 0] + np.log(np.exp(logits - m).sum(axis=-1))
+  return np.mean(lse - logits[..., np.arange(len(labels)), labels], axis=-1)
+
+
+def _ref_mirror_loss(logits, labels):
+  """(CE(S, l) + CE(S^T, l)) / 2, the same labels both ways, as calc_loss."""
+  return 0.5 * (_ref_ce(logits, labels) + _ref_ce(np.swapaxes(logits, -1, -2), labels))
+
+
+def _ref_cmat():
+  x, y = _notebook_points(0.0)
+  return x @ y.T  # u_i . u_j at z = 0
+
+
+@pytest.fixture(scope="module")
+def mirror():
+  return tuple(np.asarray(v) for v in mirror_toy.mirror_curves(MIRROR_Z, MIRROR_SCALES))
+
+
+def test_mirror_points_are_unit_mirrored_and_the_notebooks():
+  zs = np.array([-1.0, -0.6, 0.0, 0.3, 0.98, 1.0])
+  xs, ys = jax.vmap(mirror_toy.points)(jnp.asarray(zs))
+  lon = [0, 180, 90, 270, 45, 135, 315, 225, 275.4]
+  for x, y, z in zip(np.asarray(xs), np.asarray(ys), zs):
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1, atol=1e-15)
+    np.testing.assert_allclose(np.linalg.norm(y, axis=1), 1, atol=1e-15)
+    np.testing.assert_array_equal(x[:, :2], y[:, :2])  # mirrored in the xy plane
+    np.testing.assert_array_equal(x[:, 2], z)
+    np.testing.assert_array_equal(y[:, 2], -z)
+    want_x, want_y = _notebook_points(z)  # b = sqrt((1 - z^2)/2) vs a/sqrt(2): an ulp
+    np.testing.assert_allclose(x, want_x, atol=1e-15)
+    np.testing.assert_allclose(y, want_y, atol=1e-15)
+    if abs(z) < 1:
+      np.testing.assert_allclose(np.rad2deg(np.arctan2(x[:, 1], x[:, 0])) % 360, lon,
+                                 atol=1e-12)
+
+
+@pytest.mark.parametrize("setting", mirror_toy.SETTINGS)
+def test_mirror_loss_matches_numpy_reference(mirror, setting):
+  loss = mirror[0][mirror_toy.SETTINGS.index(setting)]
+  for z in (-0.9, -0.3, 0.0, 0.55, 0.99, 1.0):
+    i = int(np.flatnonzero(MIRROR_Z == z)[0])
+    x, y = _notebook_points(z)
+    want = _ref_mirror_loss(MIRROR_SCALES[:, None, None] * (x @ y.T), NOTEBOOK_LABELS[setting])
+    # float64; lse - target cancels, so a few ulps of the largest logit (1000)
+    np.testing.assert_allclose(loss[i], want, rtol=1e-12, atol=1e-12)
+  np.testing.assert_allclose(loss[MIRROR_Z == 1.0], np.log(9), rtol=1e-14)  # both at poles
+
+
+def test_mirror_loss_is_a_function_of_the_effective_scale(mirror):
+  loss, gap = mirror[:2]
+  t = MIRROR_SCALES[None, :] * (1 - MIRROR_Z[:, None] ** 2)  # (z, scale)
+  cmat = _ref_cmat()
+  for k, setting in enumerate(mirror_toy.SETTINGS):
+    want = _ref_mirror_loss(t[..., None, None] * cmat, NOTEBOOK_LABELS[setting])
+    np.testing.assert_allclose(loss[k], want, rtol=1e-12, atol=1e-12)  # -z^2 cancels
+  np.testing.assert_allclose(loss, loss[:, ::-1], rtol=1e-13, atol=1e-13)  # even in z
+  np.testing.assert_allclose(gap, 2 * np.abs(MIRROR_Z), atol=1e-15)
+
+
+def test_mirror_t_star(mirror):
+  t = dict(zip(mirror_toy.SETTINGS, mirror[2]))
+  assert t["matched"] == np.inf
+  assert abs(t["swap"] - 24.52) < 0.01 and abs(t["as_executed"] - 34.20) < 0.01
+  ts = np.arange(20.0, 40.0, 0.001)  # brute force over the effective scale
+  cmat = _ref_cmat()
+  for setting in ("swap", "as_executed"):
+    ref = ts[np.argmin(_ref_mirror_loss(ts[:, None, None] * cmat, NOTEBOOK_LABELS[setting]))]
+    assert abs(t[setting] - ref) <= 0.001
+  matched = _ref_mirror_loss(np.geomspace(1, 1e3, 200)[:, None, None] * cmat, np.arange(9))
+  assert np.all(np.diff(matched) < 0)  # falls for ever (until exp underflows): no t*
+
+
+def test_mirror_exact_optimum_agrees_with_the_grid(mirror):
+  loss, _, t, best_loss = mirror
+  z_star = np.asarray(mirror_toy.optimal_shift(t[:, None], MIRROR_SCALES))
+  # the exact minimum L(min(t*, s)) is below the grid minimum, by little on a 0.01 grid
+  # (most at s = 1000, where the minimum is a steep dip next to the pole)
+  assert np.all(best_loss <= loss.min(axis=1) + 1e-12)
+  assert np.all(loss.min(axis=1) - best_loss < 5e-3)
+  np.testing.assert_allclose(z_star[1:, 3:], [[0.714, 0.869, 0.975, 0.988],
+                                             [0.562, 0.811, 0.965, 0.983]], atol=5e-4)
+  up = MIRROR_Z >= 0
+  best = MIRROR_Z[up][np.argmin(loss[:, up], axis=1)]  # (setting, scale)
+  assert np.all(np.abs(best - z_star) <= 0.01)  # the grid step
+  zero = int(np.flatnonzero(MIRROR_Z == 0)[0])
+  for k in range(3):
+    for j, s in enumerate(MIRROR_SCALES):
+      here, side = loss[k, zero, j], loss[k, zero + 1, j]
+      assert (here > side) if s > t[k] else (here < side and best[k, j] == 0)
+
+
+_LABEL_SLOPE = jax.jit(jax.vmap(lambda c, l, t: sphere.loss_slope(c, t, l),
+                                in_axes=(None, None, 0)))
+
+
+def test_mirror_slope_is_the_derivative_of_the_loss():
+  cmat = _ref_cmat()
+  ts = np.array([0.5, 24.0, 80.0, 700.0])
+  h = 1e-4 * ts[:, None, None]  # central difference: O(h^2) + O(eps / h)
+  for labels in NOTEBOOK_LABELS.values():
+    fd = (_ref_mirror_loss((ts[:, None, None] + h) * cmat, labels)
+          - _ref_mirror_loss((ts[:, None, None] - h) * cmat, labels)) / (2 * h[:, 0, 0])
+    got = _LABEL_SLOPE(jnp.asarray(cmat), jnp.asarray(labels), jnp.asarray(ts))
+    np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-10)
+  # with the labels on the diagonal it is the first toy's slope
+  diag = jax.jit(jax.vmap(sphere.loss_slope, in_axes=(None, 0)))(jnp.asarray(cmat), ts)
+  np.testing.assert_allclose(_LABEL_SLOPE(jnp.asarray(cmat), jnp.arange(9), jnp.asarray(ts)),
+                             diag, rtol=1e-13, atol=1e-16)
