@@ -16,9 +16,12 @@ activation; W ~ N(0, 1/fan_in), b ~ N(0, 1/512) (sigma_w = 1, sigma_b = 1/sqrt(5
 
 Expected result (mean over 10 seeds; the paper's statistic, all N^2 pairs with
 the diagonal, which reads 1/N at layer 0): ReLU 0.32, 0.50, 0.74, 0.95, 0.998 at
-layers 1, 2, 5, 10, 15 (paper, one run: 0.319, 0.494, 0.754, 0.948, 0.998);
-sigmoid 0.85 at layer 1 and 0.99 at layer 2; tanh about 0.57 at layer 25 (paper
-about 0.5); linear about 0.05 at layer 25. Every nonlinearity narrows the cone
+layers 1, 2, 5, 10, 15 (paper, one run: 0.319, 0.494, 0.754, 0.948, 0.998,
+printed by its notebook); sigmoid 0.85 at layer 1 and 0.99 at layer 2 (paper:
+0.99 in its text, 0.85 read off its figure); tanh about 0.57 at layer 25 (the
+published figure reads about 0.5 by eye, the notebook's stored plot about
+0.57); linear about 0.05 at layer 25 (figure, by eye). Sources:
+``gaplab.paper``. Every nonlinearity narrows the cone
 with depth; the linear network barely does. The mean-field prediction (saved in
 RUN/theory, dashed in the figures) lies on every measured curve (ReLU 0.320,
 0.497, 0.748, 0.950 at layers 1, 2, 5, 10), down to the float32 floor of
@@ -33,6 +36,7 @@ import sys
 import numpy as np
 
 from gaplab import bands, checks, cone, plotting, results, theory
+from gaplab import paper as gpaper
 from gaplab.config import ConeConfig
 from gaplab.experiment import experiment_main
 
@@ -52,10 +56,13 @@ SIZES = {
              "seeds": 2},
 }
 
-# (activation, layer) -> the paper's value (one run, diagonal included, N=1024)
-PAPER = {("relu", 1): 0.319, ("relu", 2): 0.494, ("relu", 5): 0.754,
-         ("relu", 10): 0.948, ("relu", 15): 0.998, ("sigmoid", 1): 0.85,
-         ("sigmoid", 2): 0.99, ("tanh", 25): 0.5, ("linear", 25): 0.05}
+# (activation, layer) -> the key of the paper's value in gaplab.paper (one run,
+# diagonal included, N = 1024; each with its source)
+PAPER = {("relu", 1): "fig2b_relu_1", ("relu", 2): "fig2b_relu_2",
+         ("relu", 5): "fig2b_relu_5", ("relu", 10): "fig2b_relu_10",
+         ("relu", 15): "fig2b_relu_15", ("sigmoid", 1): "fig2b_sigmoid_1",
+         ("sigmoid", 2): "fig2b_sigmoid_2", ("tanh", 25): "fig2b_tanh_25",
+         ("linear", 25): "fig2b_linear_25"}
 
 
 def config(size: str = "full", **overrides) -> ConeConfig:
@@ -105,16 +112,19 @@ def report(run_dir: str) -> str:
       f"{prov['elapsed_s']:.1f} s. Mean over seeds with 95% t-interval. "
       "'diag' is the paper's statistic (all N² pairs, diagonal included); "
       "'distinct' excludes the diagonal. 'seed sd' is the spread of single "
-      "runs: the paper's numbers come from one run.", "",
-      "| activation | layer | paper (one run) | gaplab (diag) | seed sd | "
+      "runs: the paper's numbers come from one run. The paper column names each "
+      "number's source (footnotes below the table).", "",
+      "| activation | layer | paper (one run; source) | gaplab (diag) | seed sd | "
       "gaplab (distinct) | mean-field (diag) |",
       "|---|---|---|---|---|---|---|",
   ]
   th = _theory(run_dir)
   pred = results.load_run(th).arrays["mean_cos_diag"] if th else None
-  for (act, layer), paper in PAPER.items():
+  cited = []
+  for (act, layer), key in PAPER.items():
     if act not in names or layer > depth:
       continue
+    cited.append(key)
     vi = names.index(act)
     cells = []
     for stat in ("mean_cos_diag", "mean_cos"):
@@ -123,8 +133,9 @@ def report(run_dir: str) -> str:
     sd = np.std(run.arrays["mean_cos_diag"][0, vi, :, layer], ddof=1) \
         if n_seeds > 1 else float("nan")
     mf = f"{pred[0, vi, layer]:.3f}" if pred is not None else "–"
-    lines.append(f"| {act} | {layer} | {paper:g} | {cells[0]} | {sd:.3f} | "
+    lines.append(f"| {act} | {layer} | {gpaper.cite(key)} | {cells[0]} | {sd:.3f} | "
                  f"{cells[1]} | {mf} |")
+  lines += [""] + gpaper.footnotes(cited)
   final = run.arrays["mean_cos"][0, :, :, depth].mean(axis=1)
   gap = run.arrays["one_minus_mean_cos"][0, :, :, depth].mean(axis=1)
   lines += ["", f"Layer {depth}, distinct pairs, mean cos (1 − mean cos, "

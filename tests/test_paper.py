@@ -1,0 +1,35 @@
+"""gaplab.paper: every quoted paper number has a source of a known kind, and
+where a notebook printed it, the quoted value is that printed value rounded."""
+import math
+import os
+
+import pytest
+
+from gaplab import paper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize("key", sorted(paper.NUMBERS))
+def test_every_number_has_a_source(key):
+  n = paper.NUMBERS[key]
+  assert n.kind in paper.KINDS and n.where and n.what and math.isfinite(n.value)
+  if n.printed:  # the quoted value is the printed one, rounded to its digits
+    digits = len(repr(n.value).split(".")[1]) if "." in repr(n.value) else 0
+    assert float(n.printed) == pytest.approx(n.value, abs=0.5 * 10 ** -digits + 1e-12)
+    assert n.kind == paper.NOTEBOOK_OUTPUT
+
+
+def test_cite_and_footnotes():
+  assert paper.cite("fig2b_relu_1") == "0.319 (nb)"
+  assert paper.cite("fig2b_tanh_25").startswith("≈ 0.5 (fig, by eye)")
+  notes = paper.footnotes(["fig2b_relu_1", "fig2b_relu_2", "fig2b_sigmoid_2"])
+  assert len(notes) == 2 and "0.319475, 0.494273" in notes[0] and "Sec 2.2" in notes[1]
+  with pytest.raises(ValueError, match="source kind"):
+    paper.PaperNumber(1.0, "x", "hearsay", "nowhere")
+
+
+def test_finetune_table_is_aligned():
+  assert len(paper.FINETUNE_TAUS) == len(paper.FINETUNE_KEYS)
+  for tau, key in zip(paper.FINETUNE_TAUS, paper.FINETUNE_KEYS):
+    assert key.endswith(f"_{round(1 / tau)}")
