@@ -40,7 +40,8 @@ def _config(width: int, runs: int, steps: int, size: str) -> dict:
   from gaplab.simulations import two_tower_training as tt
   over = dict(width=width, steps=steps, eval_every=steps // 2 if size == "tiny" else 25,
               seeds=runs // 8, mismatch=[0.2], learnable=False, schedules=[],
-              taus=np.geomspace(1, 0.01, 8).tolist())
+              taus=np.geomspace(1, 0.01, 8).tolist(), length_check=False,
+              lr_schedule="constant", warmup_steps=0, log_every=1)
   if size == "tiny":
     over.update(n_train=64, n_eval=16, batch_size=16, view_dim=16, embed_dim=8)
   else:

@@ -23,10 +23,12 @@ def gap_curves(run, axes_row, metric="eval_gap", share=0, ylabel="gap |μ_x − 
   """One panel per mismatch level: ``metric`` over training, a curve per variant."""
   steps = np.asarray(run.meta["coords"]["eval_step"])
   labels = run.meta["labels"]
-  colors = _colors(len(labels))
+  full = train_store.full_length(run)  # half-length checks are left out here
+  colors = _colors(int(full.sum()))
   for mi, (ax, m) in enumerate(zip(axes_row, run.meta["coords"]["mismatch"])):
     v = train_store.by_variant(run, metric, share, mi)
-    for vi, label in enumerate(labels):
+    for vi in np.flatnonzero(full):
+      label = labels[vi]
       _band(ax, steps, v[vi], colors[vi], label, "-" if "tau=" in label else "--")
     ax.set(title=f"mismatch {m:g}", xlabel="training step")
     ax.grid(alpha=0.3)
@@ -43,14 +45,19 @@ def plot_training(run, fig_dir: str, name: str) -> list[str]:
   gap_curves(run, axes[0])
   taus = np.asarray(cfg["taus"], float)
   n_fixed = len(taus)
-  colors = _colors(len(run.meta["labels"]))
+  full = train_store.full_length(run)
+  colors = _colors(int(full.sum()))
   gap, top1 = train_store.summary(run), train_store.summary(run, "eval_top1")
   tau_end = train_store.summary(run, "eval_tau")
+  half = np.flatnonzero(~full)  # the fixed taus again at half length, in order
   for mi, ax in enumerate(axes[1]):
     order = np.argsort(taus)
     ax.errorbar(taus[order], gap[0, mi, order, 0], gap[0, mi, order, 1], fmt="o-",
                 color="k", capsize=3, label="final gap, fixed tau (±1 sd)")
-    for vi in range(n_fixed, len(run.meta["labels"])):
+    if len(half) == n_fixed:
+      ax.plot(taus[order], gap[0, mi, half[order], 0], "o--", color="0.5", mfc="none",
+              label="the same at half the steps")
+    for vi in range(n_fixed, int(full.sum())):
       ax.errorbar(tau_end[0, mi, vi, 0], gap[0, mi, vi, 0], gap[0, mi, vi, 1], fmt="s",
                   color=colors[vi], capsize=3, label=f"{run.meta['labels'][vi]} (at final tau)")
     tw = ax.twinx()

@@ -6,12 +6,16 @@ all arrays (``HYPER``), so one compiled program trains a whole grid:
 * ``tau_mode``: 0 fixed (tau = ``tau_start``), 1 learnable (CLIP's log logit
   scale, initialised at log(1 / tau_start), clamped at scale 100), 2 linear and
   3 cosine schedules from ``tau_start`` to ``tau_end``, interpolated in log tau:
-  log tau(t) = log tau_start + s(t) log(tau_end / tau_start), s(t) = t / (T - 1)
-  or (1 - cos(pi t / (T - 1))) / 2;
+  log tau(t) = log tau_start + s(u) log(tau_end / tau_start), s(u) = u or
+  (1 - cos(pi u)) / 2, u = min(1, t / (``tau_ramp`` (T - 1))): the schedule
+  reaches tau_end at the fraction ``tau_ramp`` of training and holds it after;
 * ``lr``, ``lr_tau``: Adam's learning rates (``optax.inject_hyperparams``) of
   the towers and of the log logit scale (a separate Adam, as its step size
   is what a "smaller learning rate for the temperature" changes: Adam is
   invariant to rescaling a gradient);
+* ``horizon``: the fraction of the steps over which the run's learning-rate
+  schedule runs; it is 0 after, so the run is frozen (a run of ``horizon`` x
+  steps inside the same program: training-length checks at no new compile);
 * ``swap``: modality swapping (Yaras et al. 2024): each training pair's image
   and text embeddings trade places in the loss with this probability;
 * ``w_align``, ``w_unif``: weights of Wang & Isola's alignment and uniformity
@@ -25,7 +29,12 @@ all arrays (``HYPER``), so one compiled program trains a whole grid:
   towers' functions at init become the amended ones; training then moves both.
 
 The static structure (``Spec``: towers, sharing, steps, batch size, evaluation
-cadence) fixes the program. The step loop is a ``lax.scan`` of ``eval_every``
+cadence, learning-rate schedule) fixes the program. The schedule multiplies
+both Adams' steps by f(t) (Adam's update is linear in its learning rate, so
+this is a schedule of ``lr`` and ``lr_tau``): a linear warm-up over
+``warmup`` steps, f(t) = (t + 1) / warmup, then 1 (``constant``) or CLIP's
+cosine decay to 0 at the run's end H = horizon x T, f(t) = (1 + cos(pi (t -
+warmup) / (H - warmup))) / 2; f = 0 from H on. The step loop is a ``lax.scan`` of ``eval_every``
 steps inside a ``lax.scan`` over evaluations, so evaluation costs nothing
 between its points (no ``cond`` under vmap). Loss: the symmetric CLIP InfoNCE
 (``gaplab.losses``) of the batch, plus the two terms. Logged every step on the
@@ -47,9 +56,10 @@ import optax
 from gaplab import losses, metrics, towers
 from gaplab.pairs import Pairs
 
-HYPER = ("tau_start", "tau_end", "tau_mode", "lr", "lr_tau", "swap", "w_align", "w_unif",
-         "amend")
+HYPER = ("tau_start", "tau_end", "tau_mode", "tau_ramp", "lr", "lr_tau", "horizon", "swap",
+         "w_align", "w_unif", "amend")
 TAU_MODES = ("fixed", "learnable", "linear", "cosine")
+LR_SCHEDULES = ("constant", "cosine")
 TRACES = {"count": 0}  # bumped each time the per-run program is traced
 LOGGED = ("loss", "clip", "tau") + metrics.NAMES
 
@@ -63,6 +73,8 @@ class Spec:
   steps: int = 200
   batch_size: int = 128
   eval_every: int = 20
+  lr_schedule: str = "constant"  # one of LR_SCHEDULES
+  warmup: int = 0  # linear warm-up steps of the learning rate
 
 
 def procrustes(x_hat, y_hat):
@@ -73,7 +85,8 @@ def procrustes(x_hat, y_hat):
 
 def tau_at(hp: dict, log_scale, t, steps: int):
   """The run's temperature at step t (learnable: from its parameter)."""
-  frac = jnp.asarray(t / max(steps - 1, 1), jnp.asarray(hp["tau_start"]).dtype)
+  dtype = jnp.asarray(hp["tau_start"]).dtype
+  frac = jnp.minimum(jnp.asarray(t, dtype) / (hp["tau_ramp"] * max(steps - 1, 1)), 1)
   s = jnp.where(hp["tau_mode"] == 2, frac, (1 - jnp.cos(math.pi * frac)) / 2)
   sched = jnp.exp(jnp.log(hp["tau_start"]) + s * jnp.log(hp["tau_end"] / hp["tau_start"]))
   learned = 1.0 / losses.logit_scale_from_log(log_scale)
@@ -135,6 +148,21 @@ class RunConsts(NamedTuple):
   k_swap: jax.Array
 
 
+def lr_factor(spec: Spec, t, horizon=1.0):
+  """f(t): the learning-rate schedule's multiplier at step t (see the module),
+  for a run whose schedule ends at H = ``horizon`` x steps: f = 0 from H on,
+  so the run stops moving there (a shorter run inside the same program)."""
+  t = jnp.asarray(t)
+  end = horizon * spec.steps
+  warm = (t + 1) / max(spec.warmup, 1)
+  if spec.lr_schedule == "constant":
+    after = jnp.ones_like(warm)
+  else:
+    u = (t - spec.warmup) / jnp.maximum(end - spec.warmup, 1)
+    after = 0.5 * (1 + jnp.cos(math.pi * u))
+  return jnp.where(t < end, jnp.where(t < spec.warmup, warm, after), 0.0)
+
+
 def _optimizer(hp):
   adam = optax.inject_hyperparams(optax.adam)
   labels = lambda p: {"towers": jax.tree.map(lambda _: "towers", p["towers"]),
@@ -175,6 +203,8 @@ def step(spec: Spec, train: Pairs, hp: dict, consts: RunConsts, state: RunState,
       state.params, spec, hp, consts.rot, train.image[idx], train.text[idx], swap, t)
   g = dict(g, log_scale=g["log_scale"] * (hp["tau_mode"] == 1))
   updates, opt_state = _optimizer(hp).update(g, state.opt_state, state.params)
+  f = lr_factor(spec, t, hp["horizon"])
+  updates = jax.tree.map(lambda u: (f * u).astype(u.dtype), updates)
   params = optax.apply_updates(state.params, updates)
   return RunState(params, opt_state, order), _measure(x_hat, y_hat, tau, grams, loss, unif)
 

@@ -6,7 +6,10 @@ data are arguments) and, for each ``share`` setting, writes one run directory:
 arrays ``train_NAME`` (setting, mismatch, run, step) and ``eval_NAME``
 (setting, mismatch, run, eval point) for NAME in ``train.LOGGED``, the runs'
 seeds and variants, config, provenance and a tidy table of the final
-evaluation. ``summary`` reduces a saved run to per-variant means and sds.
+evaluation. Long runs log the training batch at a stride: with ``log_every``
+= k each ``train_NAME`` entry is the mean over k consecutive steps (coords
+``step``: the first step of each window). ``summary`` reduces a saved run to
+per-variant means and sds; ``plateau`` applies the convergence criterion.
 """
 from __future__ import annotations
 
@@ -21,14 +24,23 @@ from gaplab._errors import ConfigError
 TRAIN_PRESET = dict(
     image_encoder="mlp", text_encoder="mlp", encoder_sizes="tiny", view_dim=64,
     width=128, depth=3, embed_dim=32, activation="relu", sigma_w=1.0,
-    sigma_b=1 / math.sqrt(512), share="none", steps=600, batch_size=128, eval_every=25,
+    sigma_b=1 / math.sqrt(512), share="none", steps=8000, batch_size=128, eval_every=200,
+    lr_schedule="cosine", warmup_steps=200, log_every=50,
     n_train=4096, n_eval=512, latent_dim=8, noise=0.1, n_classes=0, class_spread=0.5,
-    mismatch=[0.0, 0.2], data_seed=0, seed=0, seeds=8, run_chunk=0, lr=1e-3, lr_tau=1e-3,
-    swap=0.0,
+    mismatch=[0.0, 0.2], data_seed=0, seed=0, seeds=8, run_chunk=0, lr=2e-3, lr_tau=2e-3,
+    tau_ramp=0.5, swap=0.0,
     w_align=0.0, w_unif=0.0, dtype="float32")
-TRAIN_QUICK = dict(seeds=3, steps=150, width=64, n_train=1024, n_eval=256)
+# The full presets train to a plateau (``plateau``): CLIP's schedule (linear
+# warm-up, cosine decay to 0) over 8000 steps of batch 128, i.e. 250 epochs of
+# the 4096 pairs; a constant learning rate leaves the gap wandering with the
+# optimiser's noise (0.05-0.1 between evaluations) and biased upwards by it.
+# Temperature schedules reach their end at half of training and hold it, so
+# the gap can settle at the final temperature. --quick is far shorter and
+# its reports say where it has not converged.
+TRAIN_QUICK = dict(seeds=3, steps=150, eval_every=25, warmup_steps=10, log_every=5, width=64,
+                   n_train=1024, n_eval=256)
 TRAIN_TINY = dict(width=32, depth=2, embed_dim=8, view_dim=16, steps=20, eval_every=10,
-                  batch_size=16, n_train=128, n_eval=32, seeds=2)
+                  warmup_steps=0, log_every=1, batch_size=16, n_train=128, n_eval=32, seeds=2)
 
 
 def check_common(cfg: dict) -> None:
@@ -37,6 +49,9 @@ def check_common(cfg: dict) -> None:
       raise ConfigError("mismatch", f"expected fractions in [0, 1], got {cfg['mismatch']!r}")
   if cfg["dtype"] not in ("float32", "float64"):
     raise ConfigError("dtype", f"expected float32 or float64, got {cfg['dtype']!r}")
+  k = cfg["log_every"]
+  if isinstance(k, bool) or not isinstance(k, int) or k < 1 or cfg["steps"] % k:
+    raise ConfigError("log_every", f"expected a divisor of steps = {cfg['steps']}, got {k!r}")
 
 
 def validate(cfg: dict, variants, shares=None) -> dict:
@@ -54,11 +69,11 @@ def run_experiment(module, out: str, size: str, overwrite: bool, overrides: dict
   cfg = module.config(size, **overrides)
   v, labels = module.variants(cfg)
   return run_and_save(out, cfg, v, labels, kind=module.NAME, overwrite=overwrite,
-                      shares=cfg.get("shares"))
+                      shares=cfg.get("shares"), size=size)
 
 
 def run_and_save(out: str, cfg: dict, variants: list[dict], labels: list[str], *,
-                 kind: str, overwrite: bool, shares=None) -> str:
+                 kind: str, overwrite: bool, shares=None, size: str = "full") -> str:
   """Trains seeds x ``variants`` for every mismatch level and share setting."""
   shares = list(shares or [cfg["share"]])
   specs = [train_sweep.resolve_spec(dict(cfg, share=s)) for s in shares]
@@ -79,10 +94,15 @@ def run_and_save(out: str, cfg: dict, variants: list[dict], labels: list[str], *
     hist.append(per_m)
   arrays = {f"{part}_{k}": np.stack([np.stack([h[part][k] for h in per_m]) for per_m in hist])
             for part in ("train", "eval") for k in train.LOGGED}
+  stride = cfg["log_every"]
+  for k in train.LOGGED:  # window means: (..., steps) -> (..., steps / stride)
+    a = arrays[f"train_{k}"]
+    arrays[f"train_{k}"] = a.reshape(*a.shape[:-1], -1, stride).mean(-1, dtype=np.float64
+                                                                      ).astype(a.dtype)
   arrays["rotation"] = np.stack([np.stack([h["rotation"] for h in per_m]) for per_m in hist])
   arrays.update(seed_index=seed_index, **{f"hp_{k}": v for k, v in hp.items()})
   n_eval = arrays["eval_gap"].shape[-1]
-  meta = {"kind": kind, "config": cfg, "variants": variants, "labels": labels,
+  meta = {"kind": kind, "size": size, "config": cfg, "variants": variants, "labels": labels,
           "shares": shares,
           "axes": {**{f"train_{k}": ["share", "mismatch", "run", "step"] for k in train.LOGGED},
                    **{f"eval_{k}": ["share", "mismatch", "run", "eval_step"]
@@ -91,7 +111,7 @@ def run_and_save(out: str, cfg: dict, variants: list[dict], labels: list[str], *
           "coords": {"share": shares, "mismatch": cfg["mismatch"],
                      "run": {"seed": seed_index.tolist(),
                              "variant": [i % len(variants) for i in range(len(seed_index))]},
-                     "step": list(range(cfg["steps"])),
+                     "step": list(range(0, cfg["steps"], stride)),
                      "eval_step": [0] + [(i + 1) * cfg["eval_every"] for i in range(n_eval - 1)]},
           "provenance": dict(provenance.collect(precision="highest", dtype=cfg["dtype"]),
                              elapsed_s=time.perf_counter() - t0)}
@@ -121,4 +141,76 @@ def summary(run, name: str = "eval_gap", point: int = -1) -> np.ndarray:
       v = by_variant(run, name, s, m)[:, :, point]
       out[s, m, :, 0] = v.mean(1)
       out[s, m, :, 1] = v.std(1, ddof=1) if v.shape[1] > 1 else 0.0
+  return out
+
+
+# The convergence criterion of the training experiments: the seed-mean
+# held-out gap moves (max - min) by less than PLATEAU_TOL over the evaluation
+# points in the last PLATEAU_WINDOW of training.
+PLATEAU_WINDOW, PLATEAU_TOL = 0.2, 0.02
+
+
+def plateau(run, name: str = "eval_gap", window: float = PLATEAU_WINDOW,
+            tol: float = PLATEAU_TOL) -> tuple[np.ndarray, np.ndarray]:
+  """(movement, converged), each (share, mismatch, variant): max - min of the
+  seed-mean ``name`` over the evaluation points at steps >= (1 - window) T."""
+  steps = np.asarray(run.meta["coords"]["eval_step"])
+  last = steps >= (1 - window) * run.meta["config"]["steps"]
+  last[-2:] = True  # at least two points, however coarse the evaluations
+  move = np.zeros((len(run.meta["shares"]), len(run.meta["coords"]["mismatch"]),
+                   len(run.meta["variants"])))
+  for s in range(move.shape[0]):
+    for m in range(move.shape[1]):
+      v = by_variant(run, name, s, m)[:, :, last].mean(1)  # (variant, point)
+      move[s, m] = v.max(-1) - v.min(-1)
+  return move, move < tol
+
+
+def full_length(run) -> np.ndarray:
+  """(variant,) bool: runs whose schedule spans all the steps (horizon 1)."""
+  return np.array([v.get("horizon", 1.0) >= 1.0 for v in run.meta["variants"]])
+
+
+def plateau_lines(run) -> list[str]:
+  """The criterion and which runs meet it, for a report (full-length runs:
+  a shorter run is frozen over its last steps and meets it trivially)."""
+  move, ok = plateau(run)
+  full = full_length(run)
+  labels, shares = run.meta["labels"], run.meta["shares"]
+  bad = [f"{labels[v]} (share {shares[s]}, mismatch {run.meta['coords']['mismatch'][m]:g}: "
+         f"{move[s, m, v]:.3f})" for s, m, v in zip(*np.nonzero(~ok & full))]
+  n, worst = int(ok[..., full].sum()), move[..., full].max()
+  head = (f"Convergence criterion: the seed-mean held-out gap moves by less than "
+          f"{PLATEAU_TOL:g} over the last {PLATEAU_WINDOW:.0%} of training "
+          f"(max − min over those evaluation points); met by {n} of {ok[..., full].size} "
+          f"(setting, mismatch, variant) cells, largest movement {worst:.3f}.")
+  lines = [head + (" NOT CONVERGED: " + "; ".join(bad) + "." if bad else "")]
+  size = run.meta.get("size", "full")
+  if size != "full":
+    lines.append(f"This is the {size} preset ({run.meta['config']['steps']} steps), far "
+                 "too short to reach a plateau: NOT CONVERGED, whatever the criterion "
+                 "says at the end of its short schedule. Read its numbers as a smoke "
+                 "test; the full preset is the one trained to the criterion.")
+  return lines
+
+
+def half_length(cfg: dict, variants: list[dict], labels: list[str], which) -> tuple:
+  """``variants``/``labels`` plus, for the indices ``which``, the same run at
+  half the training length (horizon 1/2: its schedule ends at the midpoint and
+  it is frozen after), the training-length check of the full presets."""
+  extra = [dict(variants[i], horizon=0.5) for i in which]
+  return variants + extra, labels + [f"{labels[i]}, half length" for i in which]
+
+
+def length_lines(run, pairs) -> list[str]:
+  """Per mismatch level: final gap at full and half length of the (full, half)
+  variant index ``pairs``, with the change per doubling of the steps."""
+  g = summary(run)
+  out = []
+  for s in range(g.shape[0]):
+    for m, mm in enumerate(run.meta["coords"]["mismatch"]):
+      cells = [f"{run.meta['labels'][f]} {g[s, m, h, 0]:.3f} -> {g[s, m, f, 0]:.3f} "
+               f"({g[s, m, f, 0] - g[s, m, h, 0]:+.3f})" for f, h in pairs]
+      share = f"share {run.meta['shares'][s]}, " if len(run.meta["shares"]) > 1 else ""
+      out.append(f"- {share}mismatch {mm:g}: " + "; ".join(cells))
   return out

@@ -12,9 +12,9 @@ Config keys read here (the experiment files' presets hold them all):
 image_encoder, text_encoder (mlp | resnet | vit | text), encoder_sizes
 (default | tiny, for the registered encoders), view_dim, width, depth,
 embed_dim, activation, sigma_w, sigma_b, share, steps, batch_size, eval_every,
-n_train, n_eval, latent_dim, noise, n_classes, class_spread, data_seed, seed,
-seeds, run_chunk, and the ``train.HYPER`` defaults lr, lr_tau, swap, w_align,
-w_unif.
+lr_schedule, warmup_steps, n_train, n_eval, latent_dim, noise, n_classes,
+class_spread, data_seed, seed, seeds, run_chunk, and the ``train.HYPER``
+defaults lr, lr_tau, tau_ramp, swap, w_align, w_unif.
 """
 from __future__ import annotations
 
@@ -57,6 +57,13 @@ def resolve_spec(cfg: dict) -> train.Spec:
   if cfg["steps"] % cfg["eval_every"]:
     raise ConfigError("eval_every", f"expected a divisor of steps = {cfg['steps']}, "
                       f"got {cfg['eval_every']}")
+  if cfg["lr_schedule"] not in train.LR_SCHEDULES:
+    raise ConfigError("lr_schedule", f"expected one of {', '.join(train.LR_SCHEDULES)}, "
+                      f"got {cfg['lr_schedule']!r}")
+  w = cfg["warmup_steps"]
+  if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w < cfg["steps"]:
+    raise ConfigError("warmup_steps", f"expected an integer in [0, steps = {cfg['steps']}), "
+                      f"got {w!r}")
   if cfg["batch_size"] > cfg["n_train"]:
     raise ConfigError("batch_size", f"expected at most n_train = {cfg['n_train']}, "
                       f"got {cfg['batch_size']}")
@@ -64,7 +71,7 @@ def resolve_spec(cfg: dict) -> train.Spec:
     raise ConfigError("n_eval", f"expected at most n_train = {cfg['n_train']} (the "
                       f"Procrustes map uses that many training pairs), got {cfg['n_eval']}")
   return train.Spec(image, text, cfg["share"], cfg["steps"], cfg["batch_size"],
-                    cfg["eval_every"])
+                    cfg["eval_every"], cfg["lr_schedule"], cfg["warmup_steps"])
 
 
 def make_data(cfg: dict, spec: train.Spec, mismatch: float):
@@ -88,6 +95,10 @@ def check_hyper(hp: dict) -> None:
     v = np.asarray(hp[name], np.float64)
     if np.any(v < 0) or np.any(v > 1):
       raise ConfigError(name, f"expected values in [0, 1], got {v.tolist()}")
+  for name in ("tau_ramp", "horizon"):
+    v = np.asarray(hp[name], np.float64)
+    if np.any(~(v > 0)) or np.any(v > 1):
+      raise ConfigError(name, f"expected values in (0, 1], got {v.tolist()}")
   for name in ("w_align", "w_unif"):
     v = np.asarray(hp[name], np.float64)
     if not np.all(np.isfinite(v)) or np.any(v < 0):
@@ -97,8 +108,8 @@ def check_hyper(hp: dict) -> None:
 def variant(cfg: dict, **kw) -> dict:
   """One run's hyperparameters: ``cfg``'s defaults, overridden by ``kw``; a
   ``tau_mode`` name becomes its code."""
-  hp = {"tau_start": 0.07, "tau_end": 0.07, "tau_mode": "fixed", "lr": cfg["lr"],
-        "lr_tau": cfg["lr_tau"],
+  hp = {"tau_start": 0.07, "tau_end": 0.07, "tau_mode": "fixed", "tau_ramp": cfg["tau_ramp"],
+        "lr": cfg["lr"], "lr_tau": cfg["lr_tau"], "horizon": 1.0,
         "swap": cfg["swap"], "w_align": cfg["w_align"], "w_unif": cfg["w_unif"],
         "amend": 0.0}
   unknown = set(kw) - set(hp)
@@ -119,6 +130,10 @@ def grid(cfg: dict, variants: list[dict]):
                      for _, v in runs], np.int32 if k == "tau_mode" else np.float64)
         for k in train.HYPER}
   check_hyper(hp)
+  short = hp["horizon"] * cfg["steps"] <= cfg["warmup_steps"]
+  if np.any(short):
+    raise ConfigError("horizon", f"expected horizon x steps > warmup_steps = "
+                      f"{cfg['warmup_steps']}, got {hp['horizon'][short].tolist()}")
   return hp, np.array([s for s, _ in runs])
 
 

@@ -97,6 +97,7 @@ def report(run_dir: str) -> str:
         lines.append(f"| {'shared' if share == 'all' else share} | {m:g} | {label} | "
                      f"{tau[si, mi, vi, 0]:.3g} | {g[si, mi, vi, 0]:.3f} ± {g[si, mi, vi, 1]:.3f} | "
                      f"{g[si, mi, vi, 0] - g[si, mi, 0, 0]:+.3f} | {top[si, mi, vi, 0]:.3f} |")
+  lines += [""] + train_store.plateau_lines(run)
   return "\n".join(lines) + "\n"
 
 

@@ -38,7 +38,7 @@ import sys
 
 import numpy as np
 
-from gaplab import checks, results, train_store
+from gaplab import checks, paper, results, train_store
 from gaplab._errors import ConfigError
 from gaplab.experiment import experiment_main
 
@@ -46,7 +46,8 @@ NAME = "two_tower_training"
 TITLE = "Two-tower training: the final gap falls as the temperature rises"
 
 PRESET = dict(train_store.TRAIN_PRESET, taus=[1.0, 0.1, 0.05, 1 / 30, 0.02, 0.01],
-              learnable=True, tau_init=0.07, schedules=[["linear", 0.01, 0.1]])
+              learnable=True, tau_init=0.07, schedules=[["linear", 0.01, 0.1]],
+              length_check=True)
 SIZES = {"full": {},
          "quick": train_store.TRAIN_QUICK,
          "tiny": dict(train_store.TRAIN_TINY, taus=[1.0, 0.01], schedules=[])}
@@ -72,6 +73,8 @@ def variants(cfg: dict) -> tuple[list[dict], list[str]]:
                         f"got {cfg['schedules']!r}")
     out.append(variant(cfg, tau_start=float(s[1]), tau_end=float(s[2]), tau_mode=s[0]))
     labels.append(f"{s[0]} {s[1]:g} -> {s[2]:g}")
+  if cfg["length_check"]:  # every fixed tau again at half the steps
+    return train_store.half_length(cfg, out, labels, range(len(cfg["taus"])))
   return out, labels
 
 
@@ -103,29 +106,63 @@ def fixed_tau_trend(run) -> list[tuple[float, float, bool]]:
   return out
 
 
+def _verdict(change: float, final: float) -> str:
+  """A plain sentence on one low-temperature gap at full vs half length."""
+  if abs(change) < train_store.PLATEAU_TOL:
+    return f"holds at {final:.2f} (it moved {change:+.3f} when the steps doubled)"
+  word = "still closing" if change < 0 else "still opening"
+  pace = " slowly" if abs(change) < 2.5 * train_store.PLATEAU_TOL else ""
+  return f"is {word}{pace} ({change:+.3f} when the steps doubled, to {final:.2f})"
+
+
 def report(run_dir: str) -> str:
   run = results.load_run(run_dir)
   cfg, prov = run.meta["config"], run.meta["provenance"]
   gap, top1 = train_store.summary(run), train_store.summary(run, "eval_top1")
   gap0, tau = train_store.summary(run, point=0), train_store.summary(run, "eval_tau")
+  move, _ = train_store.plateau(run)
+  full = train_store.full_length(run)
+  n_fixed = len(cfg["taus"])
+  half = {i: n for i, n in zip(range(n_fixed), np.flatnonzero(~full))}
   lines = [f"## {TITLE}", "",
-           f"{cfg['seeds']} seeds x {len(run.meta['variants'])} variants, {cfg['steps']} "
-           f"steps of batch {cfg['batch_size']}, {cfg['image_encoder']}/{cfg['text_encoder']} "
-           f"towers, {prov['dtype']}, {prov['elapsed_s']:.0f} s. Evaluation set "
-           f"({cfg['n_eval']} matched pairs): gap at init and at the end (mean ± sd over "
-           "seeds), final tau and top-1 retrieval.", "",
-           "| mismatch | variant | final tau | gap at init | final gap | final top-1 |",
-           "|---|---|---|---|---|---|"]
+           f"{cfg['seeds']} seeds x {int(full.sum())} variants, {cfg['steps']} steps of batch "
+           f"{cfg['batch_size']} ({cfg['lr_schedule']} learning rate {cfg['lr']:g}, "
+           f"{cfg['warmup_steps']} warm-up steps), {cfg['image_encoder']}/"
+           f"{cfg['text_encoder']} towers, {prov['dtype']}, {prov['elapsed_s']:.0f} s. "
+           f"Evaluation set ({cfg['n_eval']} matched pairs): gap at init and at the end "
+           "(mean ± sd over seeds), the same run at half the steps (its schedule "
+           "compressed), how far the seed-mean gap moved over the last 20% of training, "
+           "final tau and top-1 retrieval.", "",
+           "| mismatch | variant | final tau | gap at init | final gap | half the steps | "
+           "moved, last 20% | final top-1 |", "|---|---|---|---|---|---|---|---|"]
   for mi, m in enumerate(cfg["mismatch"]):
-    for vi, label in enumerate(run.meta["labels"]):
-      lines.append(f"| {m:g} | {label} | {tau[0, mi, vi, 0]:.4g} | "
+    for vi in np.flatnonzero(full):
+      h = f"{gap[0, mi, half[vi], 0]:.3f}" if vi in half else "–"
+      lines.append(f"| {m:g} | {run.meta['labels'][vi]} | {tau[0, mi, vi, 0]:.4g} | "
                    f"{gap0[0, mi, vi, 0]:.3f} | {gap[0, mi, vi, 0]:.3f} ± "
-                   f"{gap[0, mi, vi, 1]:.3f} | {top1[0, mi, vi, 0]:.3f} |")
-  lines.append("")
+                   f"{gap[0, mi, vi, 1]:.3f} | {h} | {move[0, mi, vi]:.3f} | "
+                   f"{top1[0, mi, vi, 0]:.3f} |")
+  lines += ["", "Paper (CLIP fine-tuned on MSCOCO at fixed tau, one run each): gap "
+            + ", ".join(f"{paper.value(k):g} at tau = {t:.3g}"
+                        for t, k in zip(paper.FINETUNE_TAUS, paper.FINETUNE_KEYS))
+            + " (" + paper.source(paper.FINETUNE_KEYS[0]) + ").", ""]
   for m, (rho, diff, falls) in zip(cfg["mismatch"], fixed_tau_trend(run)):
     lines.append(f"Mismatch {m:g}: Spearman rho(tau, final gap) = {rho:.2f}; gap at the "
                  f"largest tau minus at the smallest = {diff:+.3f} "
                  f"({'falls' if falls else 'does NOT fall'} as tau rises).")
+  lines += [""] + train_store.plateau_lines(run)
+  if half:
+    lo = int(np.argmin(cfg["taus"]))
+    lines += ["", f"At the lowest temperature (tau = {cfg['taus'][lo]:g}) the gap "
+              + "; ".join(f"with mismatch {m:g} "
+                          + _verdict(gap[0, mi, lo, 0] - gap[0, mi, half[lo], 0],
+                                     gap[0, mi, lo, 0])
+                          for mi, m in enumerate(cfg["mismatch"])) + "."]
+  if cfg["learnable"]:
+    li = n_fixed
+    lines += ["", "Learnable tau (from " + f"{cfg['tau_init']:g}) ends at "
+              + ", ".join(f"{tau[0, mi, li, 0]:.3g} (gap {gap[0, mi, li, 0]:.3f}, mismatch "
+                          f"{m:g})" for mi, m in enumerate(cfg["mismatch"])) + "."]
   return "\n".join(lines) + "\n"
 
 

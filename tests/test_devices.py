@@ -68,13 +68,13 @@ def test_training_runs_sharded_over_two_devices_match_one_device():
   p = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT], env=env, capture_output=True,
                      text=True, check=True)
   two = json.loads(p.stdout.strip().splitlines()[-1])
-  # there: 6 runs in chunks of 4 (2 per device), the last padded; here: one
-  # chunk of 6 on one device (the program the tiny experiment tests reuse)
+  # there: 10 runs in chunks of 4 (2 per device), the last padded; here: one
+  # chunk of 10 on one device (the program the tiny experiment tests reuse)
   cfg = tt.config("tiny")
   spec = train_sweep.resolve_spec(cfg)
   hp, seeds = train_sweep.grid(cfg, tt.variants(cfg)[0])
   here = train_sweep.sweep(cfg, spec, train_sweep.make_data(cfg, spec, 0.2), hp, seeds)
   assert two["devices"] == 2
-  # float32 both sides; only the batching of the runs differs (6 here, 2 per
+  # float32 both sides; only the batching of the runs differs (10 here, 2 per
   # device there), which may change XLA's summation order in the last bits
   np.testing.assert_allclose(np.array(two["gap"]), here["eval"]["gap"], rtol=1e-4, atol=1e-6)

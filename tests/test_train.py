@@ -95,7 +95,8 @@ def test_swapped_cosines_equal_explicitly_swapped_rows():
 
 
 def test_temperature_schedules_and_clamp():
-  hp = lambda mode, a=0.01, b=0.1: {"tau_start": a, "tau_end": b, "tau_mode": mode}
+  hp = lambda mode, a=0.01, b=0.1, ramp=1.0: {"tau_start": a, "tau_end": b, "tau_mode": mode,
+                                               "tau_ramp": ramp}
   at = lambda h, t, log=0.0: float(train.tau_at(h, jnp.asarray(log), t, 11))
   assert at(hp(0), 7) == pytest.approx(0.01)
   for mode in (2, 3):  # both ramps start and end at the given taus
@@ -105,10 +106,40 @@ def test_temperature_schedules_and_clamp():
   assert at(hp(3), 2) < at(hp(2), 2)  # the cosine ramp starts slower
   assert at(hp(1), 3, math.log(20.0)) == pytest.approx(0.05)
   assert at(hp(1), 3, math.log(500.0)) == pytest.approx(0.01)  # CLIP's clamp at scale 100
+  # a ramp over half of training reaches tau_end at t = 5 of 0..10 and holds it
+  assert at(hp(2, ramp=0.5), 5) == pytest.approx(0.1)
+  assert at(hp(2, ramp=0.5), 9) == pytest.approx(0.1)
+  assert at(hp(2, ramp=0.5), 2) == pytest.approx(at(hp(2), 4))
+
+
+def test_learning_rate_schedules():
+  spec = lambda sched, warm: train.Spec(None, None, steps=100, lr_schedule=sched, warmup=warm)
+  f = lambda sp, t, h=1.0: float(train.lr_factor(sp, t, h))
+  cos = spec("cosine", 10)
+  assert f(cos, 0) == pytest.approx(0.1) and f(cos, 9) == pytest.approx(1.0)  # warm-up
+  assert f(cos, 10) == pytest.approx(1.0) and f(cos, 55) == pytest.approx(0.5)
+  assert 0 < f(cos, 99) < 1e-3  # CLIP's cosine decay: nearly 0 at the last step
+  assert f(cos, 30, 0.5) == pytest.approx(0.5)  # horizon 1/2: the midpoint is at t = 30
+  assert f(cos, 50, 0.5) == 0.0 and f(cos, 99, 0.5) == 0.0  # frozen from H = 50 on
+  const = spec("constant", 0)
+  assert f(const, 0) == 1.0 and f(const, 99) == 1.0 and f(const, 60, 0.5) == 0.0
+
+
+def test_half_length_run_is_frozen_after_its_horizon():
+  spec, data, hp, seeds = _setup(tau_start=0.1, tau_end=0.1)
+  hp["horizon"][:] = 0.5  # steps = 30, eval every 10: frozen from step 15
+  hist = train_sweep.sweep(CFG, spec, data, hp, seeds, jnp.float64)
+  ev = hist["eval"]["gap"]  # evaluations at steps 0, 10, 20, 30
+  np.testing.assert_array_equal(ev[:, 2], ev[:, 3])
+  assert np.all(np.abs(ev[:, 1] - ev[:, 0]) > 1e-6)
+  with pytest.raises(ConfigError) as e:
+    train_sweep.grid(dict(CFG, warmup_steps=20), [train_sweep.variant(CFG, horizon=0.5)])
+  assert e.value.field == "horizon"
 
 
 # ------------------------------------------------------------------ the program
-CFG = tt.config("tiny", seeds=2, steps=30, eval_every=10, taus=[0.1], learnable=False)
+CFG = tt.config("tiny", seeds=2, steps=30, eval_every=10, taus=[0.1], learnable=False,
+                length_check=False)
 
 
 def _setup(cfg=CFG, dtype=jnp.float64, **hp_kw):
@@ -216,9 +247,12 @@ def test_tiny_experiment_saves_draws_and_refuses_to_overwrite(tmp_path, capsys):
   from gaplab import results
   out = str(tmp_path / "tt")
   assert tt.main(["--tiny", "--out", out]) == 0
-  assert "| 0.2 | tau=0.01 |" in capsys.readouterr().out
+  printed = capsys.readouterr().out
+  assert "| 0.2 | tau=0.01 |" in printed and "Convergence criterion" in printed
   run = results.load_run(out)
-  assert run.arrays["eval_gap"].shape == (1, 2, 2 * 3, 3)  # share, mismatch, run, eval point
+  # 2 taus, learnable, and the 2 taus again at half length (the length check)
+  assert run.meta["labels"][-1] == "tau=0.01, half length"
+  assert run.arrays["eval_gap"].shape == (1, 2, 2 * 5, 3)  # share, mismatch, run, eval point
   assert run.meta["provenance"]["dtype"] == "float32" and "x64" in run.meta["provenance"]
   assert os.path.isfile(os.path.join(out, "figures", "two_tower_training.png"))
   before = os.path.getmtime(os.path.join(out, "arrays.npz"))
