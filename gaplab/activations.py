@@ -7,7 +7,7 @@ parameter values. Activations without a parameter ignore it.
 ``maxout`` is the one structural entry: it takes two pre-activations (two affine
 maps) and returns their elementwise maximum, so it has ``arity == 2``.
 
-Conventions that change numbers visibly (see ``shared/science.md``):
+Conventions that change numbers visibly (see ``docs/science.md``):
 ``gelu`` is the exact erf form (PyTorch's default); ``gelu_tanh`` is the tanh
 approximation (``jax.nn.gelu``'s default). ``leaky_relu`` defaults to slope 0.01
 (PyTorch and JAX); TensorFlow uses 0.2.

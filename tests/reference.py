@@ -1,7 +1,7 @@
 """Independent float64 NumPy reference for the cone sweep.
 
 Nothing here calls JAX for the math: the activations, the forward pass and the
-cone statistics are written from their definitions (``shared/science.md`` and
+cone statistics are written from their definitions (``docs/science.md`` and
 the docstrings of ``gaplab``), in float64, by brute force over the full N x N
 cosine matrix. The only bridge to the engine is the pair of accessors
 ``gaplab.engine.explicit_weights`` / ``explicit_inputs``, which hand over the

@@ -5,8 +5,8 @@ Exact command (quick sizes, about 15 s on a 2-core CPU; full preset, d_out
 
     python theory_checks/theorem1_monotonicity.py --quick --out runs/theorem1
 
-Setting (shared/science.md, "Theorems"): φ = ReLU, W_kl ~ N(0, 1/d_out),
-b_k ~ N(0, 1/d_out), ‖v‖ = v_norm (default 1: b does not scale with the input,
+Setting (the paper's Theorem 1, Sec 3; docs/science.md): φ = ReLU,
+W_kl ~ N(0, 1/d_out), b_k ~ N(0, 1/d_out), ‖v‖ = v_norm (default 1: b does not scale with the input,
 so the absolute norm matters), ‖u‖ = r‖v‖, cos(u, v) = c. A draw of (W, b)
 violates the theorem when cos(φ(Wu+b), φ(Wv+b)) ≤ c; a zero feature vector
 (cosine undefined) counts as a violation. One draw serves every (r, c) cell.
