@@ -9,8 +9,8 @@ CLIP (symmetric InfoNCE), both directions computed from the one logit matrix:
     t2i = mean_j [ logsumexp_i logits_ij - logits_jj ]   (columns: text -> image)
     loss = (i2t + t2i) / 2
 
-(The paper's landscape probe averaged i2t with itself; here the transpose
-really is used.) Everything goes through logsumexp / log_sigmoid, so logits of
+(Both directions really come from the one matrix: rows for i2t, columns for
+t2i.) Everything goes through logsumexp / log_sigmoid, so logits of
 size 1/tau = 1000 in float32 stay finite (no exp of raw logits).
 
 SigLIP (Zhai et al. 2023): labels z_ij = +1 if i == j else -1, and

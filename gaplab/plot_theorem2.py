@@ -103,7 +103,7 @@ def _general(run, s, out_dir, name):
            title=f"σ_w² = {sw2:g}: R − β̃ per layer")
     ax.set_yscale("symlog", linthresh=1e-3)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=6.5)
+    ax.legend(fontsize=6, loc="best", ncol=2)
   fig.suptitle(f"Theorem 2 beyond its setting: ReLU, width {cfg['width']}, ‖U‖ = 1, "
                f"W ~ N(0, σw²/width), b ~ N(0, σb²); ±1 jackknife SE over {cfg['seeds']} "
                "seeds", fontsize=9)

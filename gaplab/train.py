@@ -21,7 +21,7 @@ all arrays (``HYPER``), so one compiled program trains a whole grid:
 * ``w_align``, ``w_unif``: weights of Wang & Isola's alignment and uniformity
   terms added to the loss (Fahim et al. 2024); uniformity is the mean of the
   two modalities';
-* ``amend``: 1 amends the gap at init (Liang et al. Sec 4.2): an orthogonal
+* ``amend``: 1 amends the gap at init (Liang et al. Sec 4.4): an orthogonal
   Procrustes map W = U V^T, U S V^T = SVD(Y^T X) of the init text embeddings
   Y onto the image embeddings X (unit rows of the first n_eval training
   pairs), minimising

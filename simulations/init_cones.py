@@ -149,6 +149,11 @@ def figures(run_dir: str, fig_dir: str) -> list[str]:
   return plot_gap.plot_init_cones(results.load_run(run_dir), fig_dir, NAME)
 
 
+def _near1(v) -> str:
+  """A share near 1 as '1 − 2e-07' (four decimals would read 1.0000)."""
+  return f"1 − {1 - v:.1g}" if 0 < 1 - v < 1e-3 else f"{v:.4f}"
+
+
 def report(run_dir: str) -> str:
   run = results.load_run(run_dir)
   cfg, a = run.meta["config"], run.arrays
@@ -180,8 +185,8 @@ def report(run_dir: str) -> str:
     else:
       rel = "outside the theorem (not ReLU)"
     lines.append(f"| {net} | {a['within'][i]:.4f} | {a['between'][i]:.4f} | "
-                 f"{a['accuracy'][i]:.3f} | {a['drop'][i]:.3g} | {a['share'][i]:.4f} ± "
-                 f"{a['share_se'][i]:.4f} | {beta:.4f} | {om:.3f} | {rel} |")
+                 f"{a['accuracy'][i]:.3f} | {a['drop'][i]:.3g} | {_near1(a['share'][i])} ± "
+                 f"{a['share_se'][i]:.2g} | {_near1(beta)} | {om:.3f} | {rel} |")
   return "\n".join(lines) + "\n"
 
 

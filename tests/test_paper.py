@@ -33,3 +33,35 @@ def test_finetune_table_is_aligned():
   assert len(paper.FINETUNE_TAUS) == len(paper.FINETUNE_KEYS)
   for tau, key in zip(paper.FINETUNE_TAUS, paper.FINETUNE_KEYS):
     assert key.endswith(f"_{round(1 / tau)}")
+
+
+def test_the_science_guide_lists_every_number_with_its_source_kind():
+  with open(os.path.join(ROOT, "docs", "science.md"), encoding="utf-8") as f:
+    rows = [line.split("|")[1:-1] for line in f if line.startswith("| ")]
+  table = {}
+  for cells in rows:
+    if len(cells) == 3:
+      table.setdefault(cells[0].strip(), []).append(cells[2].strip())
+  for key, n in paper.NUMBERS.items():
+    sources = table.get(format(n.value, "g"), [])
+    assert any(s.startswith(n.kind) for s in sources), (key, n.value, sources)
+
+
+def test_no_file_of_the_project_refers_to_the_shared_folder():
+  bad = []
+  for top in ("gaplab", "simulations", "theory_checks", "tests", "docs", "README.md",
+              "pyproject.toml", ".ci"):
+    path = os.path.join(ROOT, top)
+    files = [path] if os.path.isfile(path) else [
+        os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs
+        if f.endswith((".py", ".md", ".toml", ".txt", ".cfg")) or f == "run"]
+    for name in files:
+      with open(name, encoding="utf-8") as f:
+        text = f.read()
+      if any(needle in text for needle in NEEDLES):
+        bad.append(os.path.relpath(name, ROOT))
+  assert bad == [], bad
+
+
+# built here so that this file does not match itself
+NEEDLES = ("shared" + "/science", ".." + "/shared")
