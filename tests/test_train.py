@@ -262,3 +262,39 @@ def test_tiny_experiment_saves_draws_and_refuses_to_overwrite(tmp_path, capsys):
   assert os.path.getmtime(os.path.join(out, "arrays.npz")) == before
   assert tt.main(["--tiny", "--out", str(tmp_path / "x"), "--set", "tau=0.1"]) == 2
   assert "argument --set tau: unknown key" in capsys.readouterr().err
+
+
+def _fake_run(curves, labels, horizons, steps=100):
+  """A saved-run stand-in: one share, one mismatch level, one seed per
+  variant, eval points every 10 steps; ``curves`` (variant, point)."""
+  from gaplab import results
+  curves = np.asarray(curves, np.float64)
+  meta = {"config": {"steps": steps}, "labels": labels, "shares": ["none"],
+          "variants": [{"horizon": h} for h in horizons],
+          "coords": {"mismatch": [0.2], "eval_step": list(range(0, steps + 1, 10))}}
+  return results.Run("x", meta, {"eval_gap": curves[None, None]})
+
+
+def test_convergence_criterion_flags_moving_ends_and_length_dependence():
+  from gaplab import train_store
+  t = np.arange(11) / 10
+  flat = 0.3 + 0.5 * np.exp(-20 * t)          # settled long before the last 20%
+  drift = 0.3 + 0.15 * (1 - t)                # still falling: 0.03 over the last 20%
+  run = _fake_run([flat, drift, np.full(11, 0.35), np.full(11, 0.31)],
+                  ["a", "b", "a, half length", "b, half length"], [1.0, 1.0, 0.5, 0.5])
+  move, is_flat = train_store.plateau(run)
+  np.testing.assert_allclose(move[0, 0, :2], [flat[8] - flat[10], 0.03], atol=1e-12)
+  assert is_flat[0, 0, 0] and not is_flat[0, 0, 1]  # (a)
+  assert train_store.twins(run) == {0: 2, 1: 3}
+  change = train_store.length_change(run)
+  assert change[0, 0, 0] == pytest.approx(flat[-1] - 0.35)  # -0.05: (b) fails
+  assert change[0, 0, 1] == pytest.approx(0.30 - 0.31)      # -0.01: (b) holds
+  assert not train_store.converged(run)[0, 0, 0] and not train_store.converged(run)[0, 0, 1]
+  lines = train_store.plateau_lines(run)
+  assert "Met by 0 of 2" in lines[0]
+  assert "(b fails): a (" in lines[1] and "by (a) only" in lines[2] and ": b (" in lines[2]
+  # a flat run whose twin agrees converges; without a twin (a) alone decides
+  ok = _fake_run([flat, flat], ["a", "a, half length"], [1.0, 0.5])
+  assert train_store.converged(ok)[0, 0, 0]
+  lone = _fake_run([flat], ["a"], [1.0])
+  assert train_store.converged(lone)[0, 0, 0] and np.isnan(train_store.length_change(lone)[0, 0, 0])
