@@ -27,7 +27,7 @@ def test_reproduce_writes_data_figures_and_report(tmp_path):
   for ext in ("png", "pdf"):
     assert os.path.isfile(os.path.join(out, f"cone_depth.{ext}"))
   report = open(os.path.join(out, "REPORT.md")).read()
-  assert "| relu | 1 | 0.319 |" in report
+  assert "| relu | 1 | 0.319 (nb) |" in report
   run = results.load_run(os.path.join(out, "data", "cone_depth"))
   assert run.meta["config"]["activations"] == cone_depth.PRESET["activations"]
   # a second run refuses to replace anything, before doing any work
