@@ -9,12 +9,15 @@ from gaplab.stats import cone_stats, unit_rows
 from gaplab.results import load_run, save_run
 from gaplab.bands import mean_band, t_quantile
 # the modality gap itself, contrastive losses and training
-from gaplab import gap, landscape, losses, metrics, pairs, sphere, towers, train, train_sweep
+from gaplab import gap, landscape, losses, metrics, mirror_toy, pairs, sphere, towers, train
+from gaplab import train_sweep
+# variance shares (Theorem 2) and the paper's numbers with their sources
+from gaplab import paper, variance
 
 __all__ = [
     "ConfigError", "ConeConfig", "Variant", "SweepOutput", "activations",
     "inits", "meanfield", "propagation", "theory", "checks", "fits", "run_cone",
     "cone_stats", "unit_rows", "load_run", "save_run",
-    "mean_band", "t_quantile", "gap", "landscape", "losses", "metrics", "pairs",
-    "sphere", "towers", "train", "train_sweep",
+    "mean_band", "t_quantile", "gap", "landscape", "losses", "metrics", "mirror_toy",
+    "pairs", "sphere", "towers", "train", "train_sweep", "paper", "variance",
 ]
