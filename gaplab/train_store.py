@@ -247,3 +247,25 @@ def half_length(cfg: dict, variants: list[dict], labels: list[str], which) -> tu
   it is frozen after), the training-length check of the full presets."""
   extra = [dict(variants[i], horizon=0.5) for i in which]
   return variants + extra, labels + [labels[i] + HALF for i in which]
+
+
+def final_cells(run) -> dict:
+  """Formatted report cells per full-length (setting, mismatch, variant):
+  ``init`` and ``final`` gap (mean ± sd), ``half`` (the half-length twin's
+  final gap, or '–'), ``moved`` (over the last 20%), ``top1`` and ``tau``."""
+  g0, g1 = summary(run, point=0), summary(run)
+  top, tau = summary(run, "eval_top1"), summary(run, "eval_tau")
+  move, _ = plateau(run)
+  half = twins(run)
+  out = {}
+  for s, m, v in np.ndindex(g1.shape[:3]):
+    if not full_length(run)[v]:
+      continue
+    out[s, m, v] = {
+        "init": f"{g0[s, m, v, 0]:.3f} ± {g0[s, m, v, 1]:.3f}",
+        "final": f"{g1[s, m, v, 0]:.3f} ± {g1[s, m, v, 1]:.3f}",
+        "half": f"{g1[s, m, half[v], 0]:.3f}" if v in half else "–",
+        "moved": f"{move[s, m, v]:.3f}", "top1": f"{top[s, m, v, 0]:.3f}",
+        "tau": f"{tau[s, m, v, 0]:.4g}"}
+  return out
+

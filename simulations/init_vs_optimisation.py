@@ -72,10 +72,6 @@ def report(run_dir: str) -> str:
   run = results.load_run(run_dir)
   cfg, prov = run.meta["config"], run.meta["provenance"]
   g0, g1 = train_store.summary(run, point=0), train_store.summary(run)
-  top = train_store.summary(run, "eval_top1")
-  move, _ = train_store.plateau(run)
-  full = train_store.full_length(run)
-  half = train_store.twins(run)
   keys = ("amend_plain_init", "amend_plain_final", "amend_amended_init", "amend_amended_final")
   p = [paper.value(k) for k in keys]
   lines = [f"## {TITLE}", "",
@@ -87,12 +83,9 @@ def report(run_dir: str) -> str:
            f"{p[2]:.4g} -> {p[3]:.4g} ({paper.source(keys[0])}).", "",
            "| mismatch | model | gap at init | final gap | half the steps | moved, last 20% | "
            "final top-1 |", "|---|---|---|---|---|---|---|"]
-  for mi, m in enumerate(cfg["mismatch"]):
-    for vi in np.flatnonzero(full):
-      h = f"{g1[0, mi, half[vi], 0]:.3f}" if vi in half else "–"
-      lines.append(f"| {m:g} | {run.meta['labels'][vi]} | {g0[0, mi, vi, 0]:.3f} ± "
-                   f"{g0[0, mi, vi, 1]:.3f} | {g1[0, mi, vi, 0]:.3f} ± {g1[0, mi, vi, 1]:.3f} | "
-                   f"{h} | {move[0, mi, vi]:.3f} | {top[0, mi, vi, 0]:.3f} |")
+  for (_, mi, vi), c in train_store.final_cells(run).items():
+    lines.append(f"| {cfg['mismatch'][mi]:g} | {run.meta['labels'][vi]} | {c['init']} | "
+                 f"{c['final']} | {c['half']} | {c['moved']} | {c['top1']} |")
   lines += [""] + train_store.plateau_lines(run) + [""]
   for mi, m in enumerate(cfg["mismatch"]):
     opened = g1[0, mi, 1, 0] - g0[0, mi, 1, 0]

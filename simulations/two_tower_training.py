@@ -129,9 +129,7 @@ def _verdict(change: float, final: float) -> str:
 def report(run_dir: str) -> str:
   run = results.load_run(run_dir)
   cfg, prov = run.meta["config"], run.meta["provenance"]
-  gap, top1 = train_store.summary(run), train_store.summary(run, "eval_top1")
-  gap0, tau = train_store.summary(run, point=0), train_store.summary(run, "eval_tau")
-  move, _ = train_store.plateau(run)
+  gap, tau = train_store.summary(run), train_store.summary(run, "eval_tau")
   full = train_store.full_length(run)
   n_fixed = len(cfg["taus"])
   half = train_store.twins(run)
@@ -146,13 +144,9 @@ def report(run_dir: str) -> str:
            "final tau and top-1 retrieval.", "",
            "| mismatch | variant | final tau | gap at init | final gap | half the steps | "
            "moved, last 20% | final top-1 |", "|---|---|---|---|---|---|---|---|"]
-  for mi, m in enumerate(cfg["mismatch"]):
-    for vi in np.flatnonzero(full):
-      h = f"{gap[0, mi, half[vi], 0]:.3f}" if vi in half else "–"
-      lines.append(f"| {m:g} | {run.meta['labels'][vi]} | {tau[0, mi, vi, 0]:.4g} | "
-                   f"{gap0[0, mi, vi, 0]:.3f} | {gap[0, mi, vi, 0]:.3f} ± "
-                   f"{gap[0, mi, vi, 1]:.3f} | {h} | {move[0, mi, vi]:.3f} | "
-                   f"{top1[0, mi, vi, 0]:.3f} |")
+  for (_, mi, vi), c in train_store.final_cells(run).items():
+    lines.append(f"| {cfg['mismatch'][mi]:g} | {run.meta['labels'][vi]} | {c['tau']} | "
+                 f"{c['init']} | {c['final']} | {c['half']} | {c['moved']} | {c['top1']} |")
   lines += ["", "Paper (CLIP fine-tuned on MSCOCO at fixed tau, one run each): gap "
             + ", ".join(f"{paper.value(k):g} at tau = {t:.3g}"
                         for t, k in zip(paper.FINETUNE_TAUS, paper.FINETUNE_KEYS))
