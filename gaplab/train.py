@@ -34,8 +34,8 @@ both Adams' steps by f(t) (Adam's update is linear in its learning rate, so
 this is a schedule of ``lr`` and ``lr_tau``): a linear warm-up over
 ``warmup`` steps, f(t) = (t + 1) / warmup, then 1 (``constant``) or CLIP's
 cosine decay to 0 at the run's end H = horizon x T, f(t) = (1 + cos(pi (t -
-warmup) / (H - warmup))) / 2; f = 0 from H on. The step loop is a ``lax.scan`` of ``eval_every``
-steps inside a ``lax.scan`` over evaluations, so evaluation costs nothing
+warmup) / (H - warmup))) / 2; f = 0 from H on. The step loop is a
+``lax.scan`` of ``eval_every`` steps inside a ``lax.scan`` over evaluations, so evaluation costs nothing
 between its points (no ``cond`` under vmap). Loss: the symmetric CLIP InfoNCE
 (``gaplab.losses``) of the batch, plus the two terms. Logged every step on the
 training batch (true pairs, unswapped): loss, clip, tau and ``metrics.NAMES``;

@@ -256,10 +256,10 @@ def final_cells(run) -> dict:
   g0, g1 = summary(run, point=0), summary(run)
   top, tau = summary(run, "eval_top1"), summary(run, "eval_tau")
   move, _ = plateau(run)
-  half = twins(run)
+  half, full = twins(run), full_length(run)
   out = {}
   for s, m, v in np.ndindex(g1.shape[:3]):
-    if not full_length(run)[v]:
+    if not full[v]:
       continue
     out[s, m, v] = {
         "init": f"{g0[s, m, v, 0]:.3f} ± {g0[s, m, v, 1]:.3f}",

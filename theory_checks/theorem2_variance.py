@@ -139,7 +139,7 @@ def settings(cfg) -> dict:
   """Group -> list of settings (dicts): per-element weight std per layer, bias
   std, activation, inputs. Group ``sphere``: the theorem first, then the
   general grid without the theorem's cell; ``fig2b``: one per activation."""
-  w, d, L = cfg["width"], cfg["input_dim"], cfg["depth"]
+  w, L = cfg["width"], cfg["depth"]
   sphere = [dict(part="theorem", activation="relu", sigma_w2=1.0, bias_ratio=1.0)]
   sphere += [dict(part="general", activation="relu", sigma_w2=float(s), bias_ratio=float(r))
              for s in cfg["sigma_w2s"] for r in cfg["bias_ratios"] if (s, r) != (1.0, 1.0)]
@@ -151,7 +151,6 @@ def settings(cfg) -> dict:
   fig2b = [dict(part="fig2b", activation=a, inputs="gaussian", label=a,
                 w_std=[sw / math.sqrt(fd)] + [sw / math.sqrt(fw)] * (fl - 1),
                 b_std=float(cfg["fig2b_sigma_b"])) for a in cfg["fig2b_activations"]]
-  del d
   return {"sphere": sphere, "fig2b": fig2b}
 
 
