@@ -1,22 +1,36 @@
-"""gaplab: a JAX simulation and theory lab for the modality gap."""
-__version__ = "0.1.0"
+"""gaplab: a JAX simulation and theory lab for the modality gap.
 
+The library is layered; each subpackage says in its ``__init__`` what it holds:
+``nets`` (random networks) and ``encoders`` -> ``cone`` (cone sweeps) and
+``theory`` (mean field) -> ``contrastive`` -> ``training``; ``analysis``, ``io``
+and ``plotting`` serve them; ``harness`` is the protocol the experiments in
+``simulations/`` and ``theory_checks/`` are written in; ``cli`` and ``bench``
+sit on top. Nothing in the library imports an experiment.
+
+The names below are the public API: the modules users reach as
+``gaplab.<module>`` (kept from the flat layout) and a few functions.
+"""
+from gaplab._version import __version__
 from gaplab._errors import ConfigError
-from gaplab import activations, checks, fits, inits, meanfield, propagation, theory
-from gaplab.config import ConeConfig, Variant
-from gaplab.engine import run as run_cone, SweepOutput
-from gaplab.stats import cone_stats, unit_rows
-from gaplab.results import load_run, save_run
-from gaplab.bands import mean_band, t_quantile
-# the modality gap itself, contrastive losses and training
-from gaplab import gap, landscape, losses, metrics, mirror_toy, pairs, sphere, towers, train
-from gaplab import train_sweep
-# variance shares (Theorem 2) and the paper's numbers with their sources
-from gaplab import paper, variance
+from gaplab.nets import activations, inits
+from gaplab.theory import meanfield, propagation
+from gaplab.theory import predictions as theory
+from gaplab.cone.config import ConeConfig, Variant
+from gaplab.cone.engine import run as run_cone, SweepOutput
+from gaplab.cone.stats import cone_stats, unit_rows
+from gaplab.io.results import load_run, save_run
+from gaplab.analysis import fits, variance
+from gaplab.analysis.bands import mean_band, t_quantile
+from gaplab.analysis import gap
+from gaplab.contrastive import landscape, losses, metrics, mirror_toy, pairs, sphere
+from gaplab.training import towers
+from gaplab.training import loop as train
+from gaplab.training import sweep as train_sweep
+from gaplab import paper
 
 __all__ = [
-    "ConfigError", "ConeConfig", "Variant", "SweepOutput", "activations",
-    "inits", "meanfield", "propagation", "theory", "checks", "fits", "run_cone",
+    "__version__", "ConfigError", "ConeConfig", "Variant", "SweepOutput", "activations",
+    "inits", "meanfield", "propagation", "theory", "fits", "run_cone",
     "cone_stats", "unit_rows", "load_run", "save_run",
     "mean_band", "t_quantile", "gap", "landscape", "losses", "metrics", "mirror_toy",
     "pairs", "sphere", "towers", "train", "train_sweep", "paper", "variance",

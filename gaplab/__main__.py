@@ -1,5 +1,5 @@
 import sys
 
-from gaplab.cli import main
+from gaplab.cli.main import main
 
 sys.exit(main())

@@ -14,7 +14,7 @@ causal text Transformer pooled at the last position; each ends in a linear
 projection), K seeds vmapped, all fed the same noise inputs: N(0, 1) images or
 uniformly random tokens. Every layer's flattened representation (the residual
 stream after the stem and after each block, the pooled feature, the embedding)
-goes through the sweep's own statistics (``gaplab.stats.cone_stats``): mean
+goes through the sweep's own statistics (``gaplab.cone.stats.cone_stats``): mean
 cosine over distinct pairs, min and max, histogram.
 
 Expected result (default sizes, 4 seeds, final embedding, mean ± sd over
@@ -32,9 +32,13 @@ import time
 
 import numpy as np
 
-from gaplab import checks, paper, provenance, results, stats
+from gaplab import paper
+from gaplab.harness import checks
+from gaplab.io import provenance
+from gaplab.io import results
+from gaplab.cone import stats
 from gaplab._errors import ConfigError
-from gaplab.experiment import experiment_main
+from gaplab.harness.experiment import experiment_main
 
 NAME = "architectures_at_init"
 TITLE = "Fig 2a: the cone at random initialisation, across architectures"
@@ -122,7 +126,7 @@ def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> s
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
-  from gaplab import plot_gap
+  from gaplab.plotting import gap as plot_gap
   return plot_gap.plot_architectures(results.load_run(run_dir), fig_dir, NAME)
 
 

@@ -35,10 +35,15 @@ import sys
 
 import numpy as np
 
-from gaplab import bands, checks, cone, plotting, results, theory
+from gaplab.analysis import bands
+from gaplab.harness import checks
+from gaplab.cone import store as cone
+from gaplab.plotting import cone as plotting
+from gaplab.io import results
+from gaplab.theory import predictions as theory
 from gaplab import paper as gpaper
-from gaplab.config import ConeConfig
-from gaplab.experiment import experiment_main
+from gaplab.cone.config import ConeConfig
+from gaplab.harness.experiment import experiment_main
 
 NAME = "cone_depth"
 TITLE = "Fig 2b: the cone effect in random MLPs, by depth"

@@ -12,12 +12,12 @@ Setting: the Fig 2b MLP (W ~ N(0, sigma_w^2/fan_in), sigma_b = 1/sqrt(512),
 linear then activation), K seeds = K independent encoders; every pair of
 seeds (A, B) is a two-encoder model at init. gap = |mu_A - mu_B|, mu the
 centroid of the L2-normalised embeddings, at every layer, with
-gap^2 = c_A + c_B - 2 mu_A.mu_B (``gaplab.gap``). Two data settings: the *same*
+gap^2 = c_A + c_B - 2 mu_A.mu_B (``gaplab.analysis.gap``). Two data settings: the *same*
 N inputs fed to both encoders (one array), and *different* inputs (each seed
 draws its own, as two modalities would).
 
 Prediction (infinite width): c = the mean-field mean cosine with the diagonal
-(``gaplab.theory``, averaged over the inputs' pairs) and mu_A.mu_B =
+(``gaplab.theory.predictions``, averaged over the inputs' pairs) and mu_A.mu_B =
 E[phi]^2 / E[phi^2] at the layer's pre-activation variance q_l
 (``gap.predicted_cross``), so gap^2 = c_A + c_B - 2 E[phi]^2/E[phi^2]. The
 common shortcut gap ~ sqrt(c_A + c_B) assumes mu_A.mu_B ~ 0, true only for
@@ -44,10 +44,17 @@ import time
 
 import numpy as np
 
-from gaplab import checks, engine, gap, inputs, propagation, provenance, results, theory
+from gaplab.harness import checks
+from gaplab.cone import engine
+from gaplab.analysis import gap
+from gaplab.nets import inputs
+from gaplab.theory import propagation
+from gaplab.io import provenance
+from gaplab.io import results
+from gaplab.theory import predictions as theory
 from gaplab._errors import ConfigError
-from gaplab.config import ConeConfig
-from gaplab.experiment import experiment_main
+from gaplab.cone.config import ConeConfig
+from gaplab.harness.experiment import experiment_main
 
 NAME = "gap_at_init"
 TITLE = "The gap at initialisation: two independent random encoders"
@@ -186,7 +193,7 @@ def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> s
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
-  from gaplab import plot_gap
+  from gaplab.plotting import gap as plot_gap
   return plot_gap.plot_gap_at_init(results.load_run(run_dir), fig_dir, NAME)
 
 

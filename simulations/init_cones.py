@@ -46,10 +46,16 @@ import time
 
 import numpy as np
 
-from gaplab import checks, engine, inputs, provenance, results, seeds, variance
+from gaplab.harness import checks
+from gaplab.cone import engine
+from gaplab.nets import inputs
+from gaplab.io import provenance
+from gaplab.io import results
+from gaplab.analysis import seed_embeddings as seeds
+from gaplab.analysis import variance
 from gaplab._errors import ConfigError
-from gaplab.config import ConeConfig
-from gaplab.experiment import experiment_main
+from gaplab.cone.config import ConeConfig
+from gaplab.harness.experiment import experiment_main
 
 NAME = "init_cones"
 TITLE = "Fig 2c: different random initialisations, different cones"
@@ -145,7 +151,7 @@ def analyse(emb) -> dict:
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
-  from gaplab import plot_gap
+  from gaplab.plotting import gap as plot_gap
   return plot_gap.plot_init_cones(results.load_run(run_dir), fig_dir, NAME)
 
 

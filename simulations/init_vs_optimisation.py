@@ -12,7 +12,7 @@ optimiser and schedule, 8000 steps) at the paper's tau = 1/100, 8 seeds. Each
 seed is trained twice from the same towers and batches: *plain*, and
 *amended*, where the text embeddings are mapped onto the image embeddings at
 init by the orthogonal Procrustes map W = U V^T (U S V^T = SVD(Y^T X), unit
-rows of 512 training pairs), kept frozen during training (``gaplab.train``,
+rows of 512 training pairs), kept frozen during training (``gaplab.training.loop``,
 hyperparameter ``amend``); both again at half the steps (the length check).
 The paper (CLIP, 3 seeds, Sec 4.4): plain 1.19 -> 1.30, amended 0.04 -> 0.75:
 optimisation re-opens a gap that initialisation no longer gives.
@@ -33,8 +33,11 @@ import sys
 
 import numpy as np
 
-from gaplab import checks, paper, results, train_store
-from gaplab.experiment import experiment_main
+from gaplab import paper
+from gaplab.harness import checks
+from gaplab.io import results
+from gaplab.training import store as train_store
+from gaplab.harness.experiment import experiment_main
 
 NAME = "init_vs_optimisation"
 TITLE = "Initialisation vs optimisation: the gap amended at init by Procrustes"
@@ -46,7 +49,7 @@ SIZES = {"full": {},
 
 
 def variants(cfg: dict):
-  from gaplab.train_sweep import variant
+  from gaplab.training.sweep import variant
   t = cfg["tau"]
   out = ([variant(cfg, tau_start=t, tau_end=t), variant(cfg, tau_start=t, tau_end=t, amend=1.0)],
          ["plain", "amended (Procrustes at init)"])
@@ -63,7 +66,7 @@ def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> s
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
-  from gaplab import plot_train
+  from gaplab.plotting import train as plot_train
   return plot_train.plot_curves(results.load_run(run_dir), fig_dir, NAME,
                                 "Gap over training, plain vs amended at init")
 

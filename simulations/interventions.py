@@ -11,7 +11,7 @@ Setting: the two-tower task of ``two_tower_training`` (same data, towers,
 optimiser and schedule, 8000 steps) at a low temperature, where the gap
 survives training (tau = 1/100, CLIP's final value), with 0 and 20%
 mismatched pairs. Every intervention is a flag of the training sweep
-(``gaplab.train``), so all of them run in one compiled program over the same
+(``gaplab.training.loop``), so all of them run in one compiled program over the same
 seeds, towers at init and batches:
 
 * baseline: fixed tau = 1/100;
@@ -40,8 +40,10 @@ from __future__ import annotations
 
 import sys
 
-from gaplab import checks, results, train_store
-from gaplab.experiment import experiment_main
+from gaplab.harness import checks
+from gaplab.io import results
+from gaplab.training import store as train_store
+from gaplab.harness.experiment import experiment_main
 
 NAME = "interventions"
 TITLE = "Interventions during training: swapping, schedules, alignment/uniformity, sharing"
@@ -55,7 +57,7 @@ SIZES = {"full": {},
 
 
 def variants(cfg: dict):
-  from gaplab.train_sweep import variant
+  from gaplab.training.sweep import variant
   t = dict(tau_start=cfg["tau"], tau_end=cfg["tau"])
   return ([variant(cfg, **t),
            variant(cfg, tau_start=cfg["tau_init"], tau_end=cfg["tau_init"], tau_mode="learnable"),
@@ -79,7 +81,7 @@ def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> s
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
-  from gaplab import plot_train
+  from gaplab.plotting import train as plot_train
   return plot_train.plot_curves(results.load_run(run_dir), fig_dir, NAME,
                                 "Interventions on the gap during training")
 

@@ -61,10 +61,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from gaplab import activations, bands, cone, results, theory
+from gaplab.nets import activations
+from gaplab.analysis import bands
+from gaplab.cone import store as cone
+from gaplab.io import results
+from gaplab.theory import predictions as theory
 from gaplab._errors import ConfigError
-from gaplab.config import ConeConfig
-from gaplab.experiment import experiment_main
+from gaplab.cone.config import ConeConfig
+from gaplab.harness.experiment import experiment_main
 
 NAME = "phase_diagram"
 TITLE = "Phase diagram: where the cone closes, over (σ_w², σ_b²)"
@@ -162,7 +166,7 @@ class PhaseConfig:
     if len(self.cone.inits) != 1:
       raise ConfigError("inits", f"expected one init scheme (the grid's axes are "
                         f"its gain² and σ_b²), got {list(self.cone.inits)}")
-    from gaplab import meanfield
+    from gaplab.theory import meanfield
     for a in self.cone.activations:
       meanfield.functions(a)  # maxout has no theory: ConfigError("activations")
     return self
@@ -338,7 +342,7 @@ def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> s
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
-  from gaplab import plot_phase
+  from gaplab.plotting import phase as plot_phase
   return plot_phase.plot(run_dir, fig_dir, name=NAME)
 
 

@@ -10,7 +10,7 @@ compilation. Override any preset key, unknown keys rejected:
 ``--set seeds=32 ps=[0,0.1]``. Three parts: the paper toy, the
 generalisation, the mirror toy.
 
-Setting (``gaplab.sphere``): images x_i on the equator of S^{D-1}, texts
+Setting (``gaplab.contrastive.sphere``): images x_i on the equator of S^{D-1}, texts
 y_i(theta) = cos(theta) x_sigma(i) + sin(theta) e_D, sigma a permutation of the
 pairs. Paper toy: D = 3, six images at longitudes -20..80 by 20 degrees, theta
 = delta_theta from -90 to 90 by 1 degree, sigma = identity or the swap of texts 0
@@ -29,7 +29,7 @@ minimiser t*: the optimum is |theta*| = arccos(min(1, t*/s)), and theta = 0 is a
 local maximum exactly when s > t* (the run computes t* by bisection as a
 check on the grid minimum).
 
-Mirror toy (``gaplab.mirror_toy``; the paper's second mismatch toy, the authors'
+Mirror toy (``gaplab.contrastive.mirror_toy``; the paper's second mismatch toy, the authors'
 ``Figure_3_Contrastive_Learning/mismatched_simulation.ipynb``): nine unit
 vectors u_i in the plane (every 45 degrees from 0, in the notebook's order, and
 a ninth at 275.4 degrees, 5.4 from the fourth); images x_i = (a u_i, z), texts
@@ -75,9 +75,13 @@ import time
 
 import numpy as np
 
-from gaplab import checks, mirror_toy, provenance, results, sphere
+from gaplab.harness import checks
+from gaplab.contrastive import mirror_toy
+from gaplab.io import provenance
+from gaplab.io import results
+from gaplab.contrastive import sphere
 from gaplab._errors import ConfigError
-from gaplab.experiment import experiment_main
+from gaplab.harness.experiment import experiment_main
 
 NAME = "sphere_mismatch"
 TITLE = "Mismatched pairs on a sphere: when the gap is the loss minimum"
@@ -249,7 +253,7 @@ def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> s
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
-  from gaplab import plot_sphere
+  from gaplab.plotting import sphere as plot_sphere
   return plot_sphere.plot_sphere_mismatch(results.load_run(run_dir), fig_dir, NAME)
 
 

@@ -9,7 +9,7 @@ Exact command (full preset; about 50 minutes on a 2-core CPU):
 Tiny mode (seconds): ``python simulations/two_tower_training.py --tiny --out /tmp/tt``.
 Override any preset key, unknown keys rejected: ``--set mismatch=[0.3] swap=0.5``.
 
-Setting (``gaplab.pairs``, ``gaplab.towers``, ``gaplab.train``): a shared latent
+Setting (``gaplab.contrastive.pairs``, ``gaplab.training.towers``, ``gaplab.training.loop``): a shared latent
 z in R^8 drives two nonlinear 64-dim views (tanh of a random map, + noise 0.1);
 4096 training pairs, a fraction ``mismatch`` of them mismatched (0 and 0.2),
 512 matched evaluation pairs. Two independent ReLU MLP towers (Fig 2b's init
@@ -49,9 +49,12 @@ import sys
 
 import numpy as np
 
-from gaplab import checks, paper, results, train_store
+from gaplab import paper
+from gaplab.harness import checks
+from gaplab.io import results
+from gaplab.training import store as train_store
 from gaplab._errors import ConfigError
-from gaplab.experiment import experiment_main
+from gaplab.harness.experiment import experiment_main
 
 NAME = "two_tower_training"
 TITLE = "Two-tower training: the final gap falls as the temperature rises"
@@ -65,7 +68,7 @@ SIZES = {"full": {},
 
 
 def variants(cfg: dict) -> tuple[list[dict], list[str]]:
-  from gaplab.train_sweep import variant
+  from gaplab.training.sweep import variant
   for key in ("taus", "tau_init"):
     v = cfg[key] if key == "taus" else [cfg[key]]
     if not all(isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t < float("inf")
@@ -99,7 +102,7 @@ def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> s
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
-  from gaplab import plot_train
+  from gaplab.plotting import train as plot_train
   return plot_train.plot_training(results.load_run(run_dir), fig_dir, NAME)
 
 

@@ -1,5 +1,5 @@
 """Shared by the command-line tests."""
-from gaplab import cli
+from gaplab.cli import main as cli
 
 
 def run_cli(argv, capsys):

@@ -4,7 +4,7 @@ Nothing here calls JAX for the math: the activations, the forward pass and the
 cone statistics are written from their definitions (``docs/science.md`` and
 the docstrings of ``gaplab``), in float64, by brute force over the full N x N
 cosine matrix. The only bridge to the engine is the pair of accessors
-``gaplab.engine.explicit_weights`` / ``explicit_inputs``, which hand over the
+``gaplab.cone.engine.explicit_weights`` / ``explicit_inputs``, which hand over the
 exact random numbers a variant sees, as NumPy arrays.
 """
 import math
@@ -114,7 +114,7 @@ def variant_layers(cfg, variant, seed_index, width, memo=None):
   weights depend on its init, sigmas and number of maps, not on which
   activation follows them.
   """
-  from gaplab import engine
+  from gaplab.cone import engine
   x = engine.explicit_inputs(cfg, seed_index)
   n_maps = expected_n_maps(cfg.block, variant.activation)
   layer_maps = []
@@ -193,7 +193,7 @@ def cone_radius(u):
 
 
 def cone_stats(x, n_bins=50):
-  """Every statistic of ``gaplab.stats.SCALARS`` plus ``hist``, by brute force.
+  """Every statistic of ``gaplab.cone.stats.SCALARS`` plus ``hist``, by brute force.
 
   Rows that are zero or non-finite make every cosine statistic NaN and the
   histogram all -1 (the documented convention); ``q`` stays |x|^2 / d.

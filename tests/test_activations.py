@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gaplab import activations
+from gaplab.nets import activations
 from gaplab._errors import ConfigError
 
 import reference as ref

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from gaplab import results
+from gaplab.io import results
 from gaplab.simulations import architectures_at_init as arch
 
 

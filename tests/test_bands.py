@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from gaplab import bands
+from gaplab.analysis import bands
 
 
 @pytest.mark.parametrize("p", [0.6, 0.9, 0.975, 0.995])

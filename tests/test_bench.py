@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from gaplab import bench
+from gaplab.bench import cone as bench
 
 
 def test_bench_cone_tiny_writes_a_complete_report(tmp_path, capsys):
@@ -32,7 +32,7 @@ def test_numpy_reference_agrees_with_the_engine_in_distribution():
   """Different random draws, same model: per-layer means over 24 seeds agree
   within 4 standard errors of their difference (each side's seed spread)."""
   from gaplab.simulations import cone_depth
-  from gaplab import engine
+  from gaplab.cone import engine
   cfg = cone_depth.config("tiny", activations=["relu", "tanh"], seeds=24, depth=3)
   _, ref = bench.numpy_reference(cfg, cfg.seeds)  # (activation, seed, layer)
   ours = engine.run(cfg).arrays["mean_cos_diag"][0]

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from gaplab import results
+from gaplab.io import results
 from clihelp import run_cli
 
 TINY = ["--activations", "relu,tanh", "--depth", "3", "--width", "8",

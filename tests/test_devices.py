@@ -10,16 +10,16 @@ import sys
 
 import numpy as np
 
-from gaplab import engine
-from gaplab.config import ConeConfig
+from gaplab.cone import engine
+from gaplab.cone.config import ConeConfig
 
 CFG = dict(activations=("relu", "tanh"), depth=3, widths=(8,), input_dim=5,
            n_samples=12, seeds=4, n_bins=10)
 SCRIPT = """
 import json, sys
 import jax
-from gaplab import engine
-from gaplab.config import ConeConfig
+from gaplab.cone import engine
+from gaplab.cone.config import ConeConfig
 out = engine.run(ConeConfig(**{k: tuple(v) if isinstance(v, list) else v
                                for k, v in json.loads(sys.argv[1]).items()}))
 print(json.dumps({"devices": len(jax.devices()),
@@ -50,7 +50,7 @@ def test_two_devices_and_no_x64_give_identical_numbers():
 TRAIN_SCRIPT = """
 import json, sys
 import jax
-from gaplab import train_sweep
+from gaplab.training import sweep as train_sweep
 from gaplab.simulations import two_tower_training as tt
 cfg = tt.config("tiny", run_chunk=4)
 spec = train_sweep.resolve_spec(cfg)
@@ -61,7 +61,7 @@ print(json.dumps({"devices": len(jax.devices()), "gap": hist["eval"]["gap"].toli
 
 
 def test_training_runs_sharded_over_two_devices_match_one_device():
-  from gaplab import train_sweep
+  from gaplab.training import sweep as train_sweep
   from gaplab.simulations import two_tower_training as tt
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
   env.pop("JAX_ENABLE_X64", None)

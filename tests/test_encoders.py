@@ -12,7 +12,7 @@ import pytest
 
 from gaplab import encoders
 from gaplab._errors import ConfigError
-from gaplab.stats import cone_stats
+from gaplab.cone.stats import cone_stats
 
 TINY = {
     "resnet": dict(image_size=8, widths=(4, 4), embed_dim=8),  # stride 2 + 1x1 shortcut

@@ -11,8 +11,11 @@ scheme, family and block order (the full product would take minutes).
 import numpy as np
 import pytest
 
-from gaplab import activations, engine, inits, stats
-from gaplab.config import ConeConfig
+from gaplab.nets import activations
+from gaplab.cone import engine
+from gaplab.nets import inits
+from gaplab.cone import stats
+from gaplab.cone.config import ConeConfig
 
 import reference as ref
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from gaplab import checks, fits
+from gaplab.harness import checks
+from gaplab.analysis import fits
 from gaplab._errors import ConfigError
 
 

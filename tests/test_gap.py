@@ -4,9 +4,10 @@ import math
 import numpy as np
 import pytest
 
-from gaplab import engine, gap
+from gaplab.cone import engine
+from gaplab.analysis import gap
 from gaplab._errors import ConfigError
-from gaplab.config import ConeConfig
+from gaplab.cone.config import ConeConfig
 
 
 def test_identity_holds_to_float_precision_on_random_data():

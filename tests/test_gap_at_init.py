@@ -4,7 +4,8 @@ import os
 
 import numpy as np
 
-from gaplab import gap, results
+from gaplab.analysis import gap
+from gaplab.io import results
 from gaplab.simulations import gap_at_init
 
 

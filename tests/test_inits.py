@@ -1,7 +1,7 @@
 """Initialisation schemes: moments, bounds and orthogonality of W = scale * base.
 
 Expected variances come from the scheme definitions (PyTorch / Glorot / He
-conventions), written out here, not read from ``gaplab.inits``.
+conventions), written out here, not read from ``gaplab.nets.inits``.
 
 Tolerances are derived from the sample size. For n i.i.d. entries with mean 0,
 variance s2 and kurtosis k = E w^4 / s2^2, the second moment m2 = mean(w^2) has
@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gaplab import inits
+from gaplab.nets import inits
 from gaplab._errors import ConfigError
 
 GAIN = 1.3

@@ -4,7 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from gaplab import gap, landscape as ls, losses
+from gaplab.analysis import gap
+from gaplab.contrastive import landscape as ls
+from gaplab.contrastive import losses
 from gaplab._errors import ConfigError
 
 

@@ -2,7 +2,8 @@
 import numpy as np
 
 from clihelp import run_cli
-from gaplab import landscape, results
+from gaplab.contrastive import landscape
+from gaplab.io import results
 
 
 def test_landscape_command(tmp_path, capsys):

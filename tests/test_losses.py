@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gaplab import losses
+from gaplab.contrastive import losses
 from gaplab._errors import ConfigError
 
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from gaplab import checks
+from gaplab.harness import checks
 from gaplab.theory_checks import mean_field_vs_simulation as mfc
 from clihelp import run_cli
 

@@ -10,7 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gaplab import activations, inits, meanfield as mf, propagation as pr
+from gaplab.nets import activations
+from gaplab.nets import inits
+from gaplab.theory import meanfield as mf
+from gaplab.theory import propagation as pr
 
 CLOSED = ["linear", "relu", "leaky_relu", "leaky_relu:0.2", "abs", "erf", "gelu"]
 QUAD_ONLY = ["gelu_tanh", "quick_gelu", "sigmoid", "tanh", "elu", "elu:0.5", "selu",

@@ -8,7 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from gaplab import propagation, results
+from gaplab.theory import propagation
+from gaplab.io import results
 from gaplab._errors import ConfigError
 from gaplab.simulations import phase_diagram as pd
 

@@ -3,7 +3,8 @@ import os
 
 import pytest
 
-from gaplab import reproduce, results
+from gaplab.harness import reproduce
+from gaplab.io import results
 from gaplab._errors import ConfigError
 from gaplab.simulations import cone_depth
 

@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 
-from gaplab import engine, seeds, variance
+from gaplab.cone import engine
+from gaplab.analysis import seed_embeddings as seeds
+from gaplab.analysis import variance
 from gaplab._errors import ConfigError
-from gaplab.config import ConeConfig
+from gaplab.cone.config import ConeConfig
 
 
 def test_cosines_equal_brute_force():
@@ -60,7 +62,7 @@ def test_bad_shapes():
 
 def test_init_cones_tiny(tmp_path, capsys):
   import os
-  from gaplab import results
+  from gaplab.io import results
   from gaplab.simulations import init_cones
   out = str(tmp_path / "ic")
   assert init_cones.main(["--tiny", "--out", out, "--set", 'encoders=["vit"]']) == 0

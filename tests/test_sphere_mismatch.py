@@ -8,7 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gaplab import losses, mirror_toy, results, sphere
+from gaplab.contrastive import losses
+from gaplab.contrastive import mirror_toy
+from gaplab.io import results
+from gaplab.contrastive import sphere
 from gaplab._errors import ConfigError
 from gaplab.simulations import sphere_mismatch
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gaplab import stats
+from gaplab.cone import stats
 
 import reference as ref
 

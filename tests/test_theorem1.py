@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gaplab import checks
+from gaplab.harness import checks
 from gaplab.theory_checks import theorem1_monotonicity as t1
 
 D_IN = 7

@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gaplab import results, variance
+from gaplab.io import results
+from gaplab.analysis import variance
 from gaplab.theory_checks import theorem2_variance as t2
 
 

@@ -7,8 +7,11 @@ import os
 import numpy as np
 import pytest
 
-from gaplab import engine, meanfield as mf, propagation as pr, theory
-from gaplab.config import ConeConfig
+from gaplab.cone import engine
+from gaplab.theory import meanfield as mf
+from gaplab.theory import propagation as pr
+from gaplab.theory import predictions as theory
+from gaplab.cone.config import ConeConfig
 from clihelp import run_cli
 
 SMALL = dict(activations=("relu", "tanh"), depth=4, widths=(64,), input_dim=16,
@@ -138,7 +141,7 @@ def test_theory_command_and_overlay(tmp_path, capsys):
   assert run_cli(["cone", *args, "--out", cone_dir], capsys)[0] == 0
   rc, out, _ = run_cli(["theory", *args, "--out", th], capsys)
   assert rc == 0 and "wrote" in out
-  from gaplab import results
+  from gaplab.io import results
   run = results.load_run(th)
   assert run.meta["kind"] == "theory" and run.arrays["mean_cos"].shape == (1, 2, 4)
   assert run.meta["variants"][1]["fixed_point"][0]["phase"] == "ordered"

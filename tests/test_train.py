@@ -6,7 +6,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gaplab import losses, metrics, pairs, towers, train, train_sweep
+from gaplab.contrastive import losses
+from gaplab.contrastive import metrics
+from gaplab.contrastive import pairs
+from gaplab.training import towers
+from gaplab.training import loop as train
+from gaplab.training import sweep as train_sweep
 from gaplab._errors import ConfigError
 from gaplab.simulations import two_tower_training as tt
 
@@ -174,7 +179,7 @@ def test_short_run_reduces_the_loss_and_logs_consistent_metrics():
   ev = hist["eval"]
   assert np.all(ev["clip"][:, -1] < ev["clip"][:, 0] - 0.1)
   assert np.all(ev["top1"][:, -1] > ev["top1"][:, 0])
-  # the step-0 evaluation equals gaplab.losses / metrics on the towers' outputs
+  # the step-0 evaluation equals gaplab.contrastive.losses / metrics on the towers' outputs
   params0, _ = train_sweep.init_params(CFG, spec, seeds)
   x, y = towers.apply_pair("none", spec.image, spec.text, jax.tree.map(lambda a: a[0], params0),
                            data[1].image, data[1].text)
@@ -244,7 +249,7 @@ def test_bad_configs_name_the_key(over, field):
 
 def test_tiny_experiment_saves_draws_and_refuses_to_overwrite(tmp_path, capsys):
   import os
-  from gaplab import results
+  from gaplab.io import results
   out = str(tmp_path / "tt")
   assert tt.main(["--tiny", "--out", out]) == 0
   printed = capsys.readouterr().out
@@ -267,7 +272,7 @@ def test_tiny_experiment_saves_draws_and_refuses_to_overwrite(tmp_path, capsys):
 def _fake_run(curves, labels, horizons, steps=100):
   """A saved-run stand-in: one share, one mismatch level, one seed per
   variant, eval points every 10 steps; ``curves`` (variant, point)."""
-  from gaplab import results
+  from gaplab.io import results
   curves = np.asarray(curves, np.float64)
   meta = {"config": {"steps": steps}, "labels": labels, "shares": ["none"],
           "variants": [{"horizon": h} for h in horizons],
@@ -276,7 +281,7 @@ def _fake_run(curves, labels, horizons, steps=100):
 
 
 def test_convergence_criterion_flags_moving_ends_and_length_dependence():
-  from gaplab import train_store
+  from gaplab.training import store as train_store
   t = np.arange(11) / 10
   flat = 0.3 + 0.5 * np.exp(-20 * t)          # settled long before the last 20%
   drift = 0.3 + 0.15 * (1 - t)                # still falling: 0.03 over the last 20%

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from clihelp import run_cli
-from gaplab import bench_train, results, train_store
+from gaplab.bench import train as bench_train
+from gaplab.io import results
+from gaplab.training import store as train_store
 from gaplab.simulations import init_vs_optimisation as ivo
 from gaplab.simulations import interventions as iv
 

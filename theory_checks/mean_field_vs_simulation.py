@@ -10,7 +10,7 @@ Setting: the Fig 2b preset (7 activations, W ~ N(0, 1/fan_in), sigma_b =
 precision, at widths 64..4096. One input array of N Gaussian vectors in 512
 dimensions is drawn once (key ``input_seed``) and shared by every seed and
 width, so seeds differ only in their weights and the prediction is the
-mean-field map averaged over exactly these inputs' pairs (``gaplab.theory``).
+mean-field map averaged over exactly these inputs' pairs (``gaplab.theory.predictions``).
 
 What theory says about the deviation measured - predicted of one network's
 mean cosine: each layer's kernel is an average over `width` units, so it
@@ -42,7 +42,12 @@ import time
 
 import numpy as np
 
-from gaplab import bands, checks, fits, inputs, provenance, results
+from gaplab.analysis import bands
+from gaplab.harness import checks
+from gaplab.analysis import fits
+from gaplab.nets import inputs
+from gaplab.io import provenance
+from gaplab.io import results
 
 NAME = "mean_field_vs_simulation"
 TITLE = "Mean-field theory vs finite-width networks: deviation against width"
@@ -64,7 +69,7 @@ SIZES = {
 
 
 def cone_config(cfg: dict, inputs: str):
-  from gaplab.config import ConeConfig
+  from gaplab.cone.config import ConeConfig
   return ConeConfig(activations=tuple(cfg["activations"]), inits=("gaussian",),
                     sigma_w=(cfg["sigma_w"],), sigma_b=(cfg["sigma_b"],),
                     depth=cfg["depth"], widths=tuple(cfg["widths"]), inputs=inputs,
@@ -87,7 +92,8 @@ def _validate(cfg):
 
 
 def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
-  from gaplab import engine, theory
+  from gaplab.cone import engine
+  from gaplab.theory import predictions as theory
   cfg = checks.resolve(PRESET, SIZES, size, overrides)
   _validate(cfg)
   results.check_writable(out, overwrite)
@@ -192,7 +198,7 @@ def claims(run_dir: str) -> list:
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
-  from gaplab import plot_checks
+  from gaplab.plotting import checks as plot_checks
   run = checks.load(run_dir, NAME)
   s = analyse(run.arrays, run.meta["config"])
   return plot_checks.plot_mean_field_check(run, s, fig_dir)

@@ -34,7 +34,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gaplab import checks, fits, meanfield, provenance, results
+from gaplab.harness import checks
+from gaplab.analysis import fits
+from gaplab.theory import meanfield
+from gaplab.io import provenance
+from gaplab.io import results
 from gaplab._errors import ConfigError
 
 NAME = "theorem1_monotonicity"
@@ -292,7 +296,7 @@ def claims(run_dir: str) -> list:
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
-  from gaplab import plot_theorem1
+  from gaplab.plotting import theorem1 as plot_theorem1
   checks.load(run_dir, NAME)
   return plot_theorem1.plot_decay(run_dir, fig_dir) + plot_theorem1.plot_map(run_dir, fig_dir)
 

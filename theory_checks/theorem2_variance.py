@@ -11,7 +11,7 @@ d^(l) the width of layer l (its *output* width); h^(l) = φ(W^(l) h^(l−1) +
 b^(l)), h^(0) = U with ‖U‖ = 1; if tr(Var[h^(L−1)(U) | Θ^(L−1)]) = 1 − β then
 for every coordinate k, Var[E[h_k^(L) | Θ^(L)]] / Var(h_k^(L)) >= β.
 h is the *post-activation* output. Notation, estimators and the proof's
-bound: ``gaplab.variance``.
+bound: ``gaplab.analysis.variance``.
 
 Part 1, the theorem's setting (asserted): U uniform on the unit sphere of
 R^d, d = ``input_dim``, ReLU, W and b with variance 1/width, float64. Claims:
@@ -63,7 +63,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gaplab import activations, bands, checks, provenance, results, variance
+from gaplab.nets import activations
+from gaplab.analysis import bands
+from gaplab.harness import checks
+from gaplab.io import provenance
+from gaplab.io import results
+from gaplab.analysis import variance
 from gaplab._errors import ConfigError
 
 NAME = "theorem2_variance"
@@ -356,7 +361,7 @@ def claims(run_dir: str) -> list:
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
-  from gaplab import plot_theorem2
+  from gaplab.plotting import theorem2 as plot_theorem2
   run = checks.load(run_dir, NAME)
   return plot_theorem2.plot(run, _estimates(run), fig_dir, NAME)
 
@@ -402,7 +407,7 @@ def report(run_dir: str) -> str:
            "between-init share of one output coordinate (ANOVA-corrected); β: the "
            "paper's 1 − E tr Var[x | Θ]; β̃ = E[x·x']/E|x|²; ω: the weights' share "
            "of the pre-activation variance; bound: 1 − ω(1 − β̃)π/(π − 1), the "
-           "proof's; mean field: infinite width (gaplab.variance.meanfield).", "",
+           "proof's; mean field: infinite width (gaplab.analysis.variance.meanfield).", "",
            f"### 1. The theorem's setting (asserted)", "",
            f"ReLU, width {cfg['width']}, U uniform on the unit sphere of R^{cfg['input_dim']}, "
            f"W and b with variance 1/{cfg['width']}, depth {cfg['depth']}, N = "

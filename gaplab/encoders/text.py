@@ -31,7 +31,7 @@ from flax import nnx
 
 from gaplab._errors import ConfigError
 from gaplab.encoders import base
-from gaplab.encoders import inputs as enc_inputs
+from gaplab.encoders import batches as enc_inputs
 
 POOLS = ("last", "argmax")
 

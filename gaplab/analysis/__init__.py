@@ -1,0 +1,1 @@
+"""Statistics of results: bands, fits, variance shares, seed embeddings and the gap."""

@@ -1,0 +1,1 @@
+"""Benchmarks (`gaplab bench`): timings, never tests."""

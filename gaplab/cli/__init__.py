@@ -1,0 +1,1 @@
+"""The `gaplab` command line, one module per command."""

@@ -1,0 +1,1 @@
+"""Cone sweeps: their config, statistics, the jitted engine and the results store."""

@@ -1,0 +1,1 @@
+"""The experiment protocol: sizes, overrides, claims and the reproduce driver."""

@@ -1,0 +1,147 @@
+"""What every file in ``theory_checks/`` shares: claims, sizes, float64, a CLI.
+
+A check module defines ``NAME``, ``TITLE``, ``PRESET`` (the full-size config,
+a dict) and ``SIZES`` ({"full", "quick", "tiny"} -> overrides), and:
+
+* ``run(out, size="full", overwrite=False, **overrides) -> str``: computes in
+  float64 (``enable_x64``) and saves a run directory with ``results.save_run``
+  (``meta["kind"] == "check"``, ``meta["check"] == NAME``);
+* ``claims(run_dir) -> list[Claim]``: every assertion, recomputed from the saved
+  arrays, with the measured figure and what theory allows;
+* ``figures(run_dir, fig_dir) -> list[str]`` and ``report(run_dir) -> str``.
+
+``check_main`` gives each file its command line; ``gaplab check`` runs several
+and prints one pass/fail table. A failed claim is exit status 1.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+from gaplab.io import results
+from gaplab._errors import ConfigError
+from gaplab.harness.experiment import file_parser, parse_overrides
+
+SIZES = ("full", "quick", "tiny")
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+  """One assertion of a check: ``measured`` against ``expected`` (both text)."""
+  name: str
+  measured: str
+  expected: str
+  passed: bool
+
+
+def enable_x64() -> None:
+  """Theory checks run in float64 with highest matmul precision."""
+  import jax
+  jax.config.update("jax_enable_x64", True)
+  jax.config.update("jax_default_matmul_precision", "highest")
+
+
+def resolve(preset: dict, sizes: dict, size: str, overrides: dict,
+            may_be_empty=()) -> dict:
+  """Preset + size overrides + user overrides; unknown keys and wrong types
+  raise ConfigError naming the key. Lists must be non-empty unless their key
+  is in ``may_be_empty``."""
+  if size not in sizes:
+    raise ConfigError("size", f"expected one of {', '.join(sizes)}, got {size!r}")
+  cfg = {**preset, **sizes[size]}
+  for key, value in overrides.items():
+    if key not in preset:
+      raise ConfigError(key, f"unknown key; expected one of {', '.join(preset)}")
+    want = preset[key]
+    if isinstance(want, bool):
+      ok = isinstance(value, bool)
+    elif isinstance(want, int):
+      ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(want, float):
+      ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+      value = float(value) if ok else value
+    elif isinstance(want, (list, tuple)):
+      ok = isinstance(value, (list, tuple)) and (len(value) > 0 or key in may_be_empty)
+    else:
+      ok = isinstance(value, type(want))
+    if not ok:
+      raise ConfigError(key, f"expected a value like {want!r}, got {value!r}")
+    cfg[key] = value
+  return cfg
+
+
+def save_claims(claims) -> list[dict]:
+  return [dataclasses.asdict(c) for c in claims]
+
+
+def table(rows) -> str:
+  """``rows``: (check name, Claim) pairs -> a Markdown pass/fail table."""
+  lines = ["| check | claim | measured | expected | result |",
+           "|---|---|---|---|---|"]
+  for check, c in rows:
+    lines.append(f"| {check} | {c.name} | {c.measured} | {c.expected} | "
+                 f"{'pass' if c.passed else 'FAIL'} |")
+  return "\n".join(lines)
+
+
+def load(run_dir: str, name: str):
+  run = results.load_run(run_dir)
+  if run.meta.get("kind") != "check" or run.meta.get("check") != name:
+    raise ConfigError("run", f"expected a {name!r} check run, got "
+                      f"{run.meta.get('check', run.meta.get('kind'))!r} in {run_dir!r}")
+  return run
+
+
+def check_main(module, argv=None) -> int:
+  """``python theory_checks/NAME.py [--quick|--tiny] --out DIR [--set k=v]``.
+
+  Exit status: 0 every claim holds, 1 a claim fails, 2 bad input.
+  """
+  p = file_parser(module, "theory_checks", "the sizes 'gaplab check --quick' uses")
+  a = p.parse_args(argv)
+  try:
+    path = module.run(a.out, a.size or "full", a.overwrite, **parse_overrides(a.set))
+    for f in module.figures(path, path + "/figures"):
+      print(f"wrote {f}")
+    claims = module.claims(path)
+  except ConfigError as e:
+    arg = "--out" if e.field == "out" else f"--set {e.field}"
+    print(f"{p.prog}: error: argument {arg}: {e.message}", file=sys.stderr)
+    return 2
+  print(module.report(path))
+  print(table([(module.NAME, c) for c in claims]))
+  return 0 if all(c.passed for c in claims) else 1
+
+
+def modules() -> dict:
+  """The registered checks, in order: name -> module."""
+  import importlib
+  from gaplab.theory_checks import CHECKS
+  return {n: importlib.import_module(f"gaplab.theory_checks.{n}") for n in CHECKS}
+
+
+def run_checks(names, *, size: str = "quick", out: str, overwrite: bool = False,
+               echo=print) -> list:
+  """Runs checks into OUT/NAME (figures in OUT/NAME/figures); returns
+  (name, Claim) rows. Refuses before any work if a destination exists."""
+  import os
+  import time
+  mods = modules()
+  names = list(mods) if names in (None, "all", ["all"], ("all",)) else list(names)
+  for n in names:
+    if n not in mods:
+      raise ConfigError("name", f"expected 'all' or one of {', '.join(mods)}, got {n!r}")
+  if size not in SIZES:
+    raise ConfigError("size", f"expected one of {', '.join(SIZES)}, got {size!r}")
+  for n in names:
+    results.check_writable(os.path.join(out, n), overwrite)
+  rows = []
+  for n in names:
+    t0 = time.perf_counter()
+    path = mods[n].run(os.path.join(out, n), size, overwrite)
+    mods[n].figures(path, os.path.join(path, "figures"))
+    claims = mods[n].claims(path)
+    rows += [(n, c) for c in claims]
+    ok = all(c.passed for c in claims)
+    echo(f"{n}: {'pass' if ok else 'FAIL'} ({time.perf_counter() - t0:.1f} s) -> {path}")
+  return rows

@@ -1,0 +1,1 @@
+"""Results on disk: the run-directory store and provenance."""

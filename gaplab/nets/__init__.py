@@ -1,0 +1,1 @@
+"""Random networks: activations, initialisations, the MLP, and their inputs."""

@@ -1,0 +1,1 @@
+"""Figures drawn from saved runs, one module per figure family (matplotlib only here)."""

@@ -1,0 +1,275 @@
+"""Training sweeps as results data: what the training experiment files share.
+
+``TRAIN_PRESET`` holds every key ``train_sweep`` reads. ``run_and_save`` trains
+the runs (seeds x variants) for each mismatch level (one compiled program: the
+data are arguments) and, for each ``share`` setting, writes one run directory:
+arrays ``train_NAME`` (setting, mismatch, run, step) and ``eval_NAME``
+(setting, mismatch, run, eval point) for NAME in ``train.LOGGED``, the runs'
+seeds and variants, config, provenance and a tidy table of the final
+evaluation. Long runs log the training batch at a stride: with ``log_every``
+= k each ``train_NAME`` entry is the mean over k consecutive steps (coords
+``step``: the first step of each window). ``summary`` reduces a saved run to
+per-variant means and sds; ``plateau`` applies the convergence criterion.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from gaplab.harness import checks
+from gaplab.io import provenance
+from gaplab.io import results
+from gaplab.training import loop as train
+from gaplab.training import sweep as train_sweep
+from gaplab._errors import ConfigError
+
+TRAIN_PRESET = dict(
+    image_encoder="mlp", text_encoder="mlp", encoder_sizes="tiny", view_dim=64,
+    width=128, depth=3, embed_dim=32, activation="relu", sigma_w=1.0,
+    sigma_b=1 / math.sqrt(512), share="none", steps=8000, batch_size=128, eval_every=200,
+    lr_schedule="cosine", warmup_steps=200, log_every=50,
+    n_train=4096, n_eval=512, latent_dim=8, noise=0.1, n_classes=0, class_spread=0.5,
+    mismatch=[0.0, 0.2], data_seed=0, seed=0, seeds=8, run_chunk=0, lr=2e-3, lr_tau=2e-3,
+    tau_ramp=0.5, swap=0.0,
+    w_align=0.0, w_unif=0.0, dtype="float32")
+# The full presets train to a plateau (``plateau``): CLIP's schedule (linear
+# warm-up, cosine decay to 0) over 8000 steps of batch 128, i.e. 250 epochs of
+# the 4096 pairs; a constant learning rate leaves the gap wandering with the
+# optimiser's noise (0.05-0.1 between evaluations) and biased upwards by it.
+# Temperature schedules reach their end at half of training and hold it, so
+# the gap can settle at the final temperature. --quick is far shorter and
+# its reports say where it has not converged.
+TRAIN_QUICK = dict(seeds=3, steps=150, eval_every=25, warmup_steps=10, log_every=5, width=64,
+                   n_train=1024, n_eval=256)
+TRAIN_TINY = dict(width=32, depth=2, embed_dim=8, view_dim=16, steps=20, eval_every=10,
+                  warmup_steps=0, log_every=1, batch_size=16, n_train=128, n_eval=32, seeds=2)
+
+
+def check_common(cfg: dict) -> None:
+  for m in cfg["mismatch"]:
+    if not isinstance(m, (int, float)) or isinstance(m, bool) or not 0 <= m <= 1:
+      raise ConfigError("mismatch", f"expected fractions in [0, 1], got {cfg['mismatch']!r}")
+  if cfg["dtype"] not in ("float32", "float64"):
+    raise ConfigError("dtype", f"expected float32 or float64, got {cfg['dtype']!r}")
+  k = cfg["log_every"]
+  if isinstance(k, bool) or not isinstance(k, int) or k < 1 or cfg["steps"] % k:
+    raise ConfigError("log_every", f"expected a divisor of steps = {cfg['steps']}, got {k!r}")
+
+
+def validate(cfg: dict, variants, shares=None) -> dict:
+  """Raises ConfigError unless every share setting, the mismatch levels and
+  the runs of ``variants(cfg)`` are valid; returns ``cfg``."""
+  for s in shares or [cfg["share"]]:
+    train_sweep.resolve_spec(dict(cfg, share=s))
+  check_common(cfg)
+  train_sweep.grid(cfg, variants(cfg)[0])
+  return cfg
+
+
+def run_experiment(module, out: str, size: str, overwrite: bool, overrides: dict) -> str:
+  """``run`` of a training experiment file (``config``, ``variants``, ``NAME``)."""
+  cfg = module.config(size, **overrides)
+  v, labels = module.variants(cfg)
+  return run_and_save(out, cfg, v, labels, kind=module.NAME, overwrite=overwrite,
+                      shares=cfg.get("shares"), size=size)
+
+
+def run_and_save(out: str, cfg: dict, variants: list[dict], labels: list[str], *,
+                 kind: str, overwrite: bool, shares=None, size: str = "full") -> str:
+  """Trains seeds x ``variants`` for every mismatch level and share setting."""
+  shares = list(shares or [cfg["share"]])
+  specs = [train_sweep.resolve_spec(dict(cfg, share=s)) for s in shares]
+  check_common(cfg)
+  hp, seed_index = train_sweep.grid(cfg, variants)
+  results.check_writable(out, overwrite)
+  if cfg["dtype"] == "float64":
+    checks.enable_x64()
+  import jax.numpy as jnp
+  dtype = jnp.float64 if cfg["dtype"] == "float64" else jnp.float32
+  t0 = time.perf_counter()
+  hist = []
+  for spec in specs:
+    per_m = []
+    for m in cfg["mismatch"]:
+      data = train_sweep.make_data(cfg, spec, float(m))
+      per_m.append(train_sweep.sweep(cfg, spec, data, hp, seed_index, dtype))
+    hist.append(per_m)
+  arrays = {f"{part}_{k}": np.stack([np.stack([h[part][k] for h in per_m]) for per_m in hist])
+            for part in ("train", "eval") for k in train.LOGGED}
+  stride = cfg["log_every"]
+  for k in train.LOGGED:  # window means: (..., steps) -> (..., steps / stride)
+    a = arrays[f"train_{k}"]
+    arrays[f"train_{k}"] = a.reshape(*a.shape[:-1], -1, stride).mean(-1, dtype=np.float64
+                                                                      ).astype(a.dtype)
+  arrays["rotation"] = np.stack([np.stack([h["rotation"] for h in per_m]) for per_m in hist])
+  arrays.update(seed_index=seed_index, **{f"hp_{k}": v for k, v in hp.items()})
+  n_eval = arrays["eval_gap"].shape[-1]
+  meta = {"kind": kind, "size": size, "config": cfg, "variants": variants, "labels": labels,
+          "shares": shares,
+          "axes": {**{f"train_{k}": ["share", "mismatch", "run", "step"] for k in train.LOGGED},
+                   **{f"eval_{k}": ["share", "mismatch", "run", "eval_step"]
+                      for k in train.LOGGED},
+                   "rotation": ["share", "mismatch", "run", "embed", "embed"]},
+          "coords": {"share": shares, "mismatch": cfg["mismatch"],
+                     "run": {"seed": seed_index.tolist(),
+                             "variant": [i % len(variants) for i in range(len(seed_index))]},
+                     "step": list(range(0, cfg["steps"], stride)),
+                     "eval_step": [0] + [(i + 1) * cfg["eval_every"] for i in range(n_eval - 1)]},
+          "provenance": dict(provenance.collect(precision="highest", dtype=cfg["dtype"]),
+                             elapsed_s=time.perf_counter() - t0)}
+  rows = [(s, m, int(seed_index[r]), labels[r % len(variants)], step,
+           *(arrays[f"eval_{k}"][si, mi, r, e] for k in train.LOGGED))
+          for si, s in enumerate(shares) for mi, m in enumerate(cfg["mismatch"])
+          for r in range(len(seed_index))
+          for e, step in enumerate(meta["coords"]["eval_step"])]
+  return results.save_run(out, meta=meta, arrays=arrays, rows=rows, overwrite=overwrite,
+                          header=["share", "mismatch", "seed", "variant", "step",
+                                  *train.LOGGED])
+
+
+def by_variant(run, name: str, share: int = 0, mismatch: int = 0):
+  """``eval_NAME`` or ``train_NAME`` of one setting as (variant, seed, point)."""
+  a = run.arrays[name][share, mismatch]
+  n_var = len(run.meta["variants"])
+  return a.reshape(-1, n_var, a.shape[-1]).transpose(1, 0, 2)
+
+
+def summary(run, name: str = "eval_gap", point: int = -1) -> np.ndarray:
+  """(share, mismatch, variant, 2): mean and sd over seeds at one eval point."""
+  out = np.zeros((len(run.meta["shares"]), len(run.meta["coords"]["mismatch"]),
+                  len(run.meta["variants"]), 2))
+  for s in range(out.shape[0]):
+    for m in range(out.shape[1]):
+      v = by_variant(run, name, s, m)[:, :, point]
+      out[s, m, :, 0] = v.mean(1)
+      out[s, m, :, 1] = v.std(1, ddof=1) if v.shape[1] > 1 else 0.0
+  return out
+
+
+# The convergence criterion of the training experiments, per (setting,
+# mismatch, variant) cell of full-length runs: (a) the seed-mean held-out gap
+# moves (max - min) by less than PLATEAU_TOL over the evaluation points in the
+# last PLATEAU_WINDOW of training, and (b) where the run has a half-length
+# twin (``half_length``), doubling the training changes the seed-mean final
+# gap by less than PLATEAU_TOL. (a) alone is weak under a decaying learning
+# rate, which flattens every curve at the end; (b) asks whether the end point
+# still depends on how long one trains.
+PLATEAU_WINDOW, PLATEAU_TOL = 0.2, 0.02
+
+
+def plateau(run, name: str = "eval_gap", window: float = PLATEAU_WINDOW,
+            tol: float = PLATEAU_TOL) -> tuple[np.ndarray, np.ndarray]:
+  """(movement, flat), each (share, mismatch, variant): max - min of the
+  seed-mean ``name`` over the evaluation points at steps >= (1 - window) T,
+  and whether it is below ``tol`` (part (a) of the criterion)."""
+  steps = np.asarray(run.meta["coords"]["eval_step"])
+  last = steps >= (1 - window) * run.meta["config"]["steps"]
+  last[-2:] = True  # at least two points, however coarse the evaluations
+  move = np.zeros((len(run.meta["shares"]), len(run.meta["coords"]["mismatch"]),
+                   len(run.meta["variants"])))
+  for s in range(move.shape[0]):
+    for m in range(move.shape[1]):
+      v = by_variant(run, name, s, m)[:, :, last].mean(1)  # (variant, point)
+      move[s, m] = v.max(-1) - v.min(-1)
+  return move, move < tol
+
+
+def full_length(run) -> np.ndarray:
+  """(variant,) bool: runs whose schedule spans all the steps (horizon 1)."""
+  return np.array([v.get("horizon", 1.0) >= 1.0 for v in run.meta["variants"]])
+
+
+def twins(run) -> dict:
+  """Full-length variant index -> the index of its half-length twin."""
+  labels = run.meta["labels"]
+  return {labels.index(l[:-len(HALF)]): i for i, l in enumerate(labels) if l.endswith(HALF)}
+
+
+def length_change(run) -> np.ndarray:
+  """(share, mismatch, variant): final seed-mean gap minus its half-length
+  twin's (the change when the training doubles); NaN without a twin."""
+  g = summary(run)[..., 0]
+  out = np.full(g.shape, np.nan)
+  for f, h in twins(run).items():
+    out[..., f] = g[..., f] - g[..., h]
+  return out
+
+
+def converged(run) -> np.ndarray:
+  """(share, mismatch, variant) bool over full-length variants: (a) and (b)."""
+  move, flat = plateau(run)
+  change = length_change(run)
+  return flat & ~(np.abs(change) >= PLATEAU_TOL)  # NaN (no twin): (a) alone
+
+
+def plateau_lines(run) -> list[str]:
+  """The criterion and which runs meet it, for a report (full-length runs:
+  a shorter run is frozen over its last steps and meets (a) trivially)."""
+  move, _ = plateau(run)
+  change, ok = length_change(run), converged(run)
+  full = full_length(run)
+  labels, shares = run.meta["labels"], run.meta["shares"]
+  mm = run.meta["coords"]["mismatch"]
+  share = lambda s: f"share {shares[s]}, " if len(shares) > 1 else ""
+  cell = lambda s, m, v: (f"{labels[v]} ({share(s)}mismatch {mm[m]:g}: moved "
+                          f"{move[s, m, v]:.3f}" + ("" if np.isnan(change[s, m, v]) else
+                          f", {change[s, m, v]:+.3f} per doubling") + ")")
+  longer = ~ok & full & (np.abs(change) >= PLATEAU_TOL)  # (b) fails
+  anneal = ~ok & full & ~longer  # only (a) fails
+  n = int(ok[..., full].sum())
+  lines = [f"Convergence criterion: (a) the seed-mean held-out gap moves by less than "
+           f"{PLATEAU_TOL:g} over the last {PLATEAU_WINDOW:.0%} of training (max − min "
+           f"over those evaluation points) and (b), for runs with a half-length twin, "
+           f"doubling the training changes the final gap by less than {PLATEAU_TOL:g}. "
+           f"Met by {n} of {ok[..., full].size} (setting, mismatch, variant) cells."]
+  if longer.any():
+    lines.append("NOT CONVERGED, still changing with the training length (b fails): "
+                 + "; ".join(cell(*i) for i in zip(*np.nonzero(longer))) + ".")
+  if anneal.any():
+    lines.append("NOT CONVERGED by (a) only: the gap still fell by more than "
+                 f"{PLATEAU_TOL:g} while the learning rate decayed"
+                 + (" (the length no longer matters where a twin says so)"
+                    if np.any(~np.isnan(change[anneal])) else "") + ": "
+                 + "; ".join(cell(*i) for i in zip(*np.nonzero(anneal))) + ".")
+  size = run.meta.get("size", "full")
+  if size != "full":
+    lines.append(f"This is the {size} preset ({run.meta['config']['steps']} steps), far "
+                 "too short to reach a plateau: NOT CONVERGED, whatever the criterion "
+                 "says at the end of its short schedule. Read its numbers as a smoke "
+                 "test; the full preset is the one trained to the criterion.")
+  return lines
+
+
+HALF = ", half length"
+
+
+def half_length(cfg: dict, variants: list[dict], labels: list[str], which) -> tuple:
+  """``variants``/``labels`` plus, for the indices ``which``, the same run at
+  half the training length (horizon 1/2: its schedule ends at the midpoint and
+  it is frozen after), the training-length check of the full presets."""
+  extra = [dict(variants[i], horizon=0.5) for i in which]
+  return variants + extra, labels + [labels[i] + HALF for i in which]
+
+
+def final_cells(run) -> dict:
+  """Formatted report cells per full-length (setting, mismatch, variant):
+  ``init`` and ``final`` gap (mean ± sd), ``half`` (the half-length twin's
+  final gap, or '–'), ``moved`` (over the last 20%), ``top1`` and ``tau``."""
+  g0, g1 = summary(run, point=0), summary(run)
+  top, tau = summary(run, "eval_top1"), summary(run, "eval_tau")
+  move, _ = plateau(run)
+  half, full = twins(run), full_length(run)
+  out = {}
+  for s, m, v in np.ndindex(g1.shape[:3]):
+    if not full[v]:
+      continue
+    out[s, m, v] = {
+        "init": f"{g0[s, m, v, 0]:.3f} ± {g0[s, m, v, 1]:.3f}",
+        "final": f"{g1[s, m, v, 0]:.3f} ± {g1[s, m, v, 1]:.3f}",
+        "half": f"{g1[s, m, half[v], 0]:.3f}" if v in half else "–",
+        "moved": f"{move[s, m, v]:.3f}", "top1": f"{top[s, m, v, 0]:.3f}",
+        "tau": f"{tau[s, m, v, 0]:.4g}"}
+  return out
+
