@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from gaplab import paper
+from gaplab import encoders, paper
 from gaplab.harness import checks
 from gaplab.io import provenance
 from gaplab.io import results
@@ -50,36 +50,16 @@ PRESET = dict(encoders=["resnet", "vit", "text"], seeds=4, seed=0, n_inputs=512,
               input_seed=7, n_bins=50, sizes="default")
 SIZES = {"full": {}, "quick": {"n_inputs": 256, "seeds": 3},
          "tiny": {"n_inputs": 16, "seeds": 2, "sizes": "tiny"}}
-TINY = {"resnet": dict(image_size=8, widths=(4, 8), embed_dim=8),
-        "vit": dict(image_size=8, patch=4, dim=16, depth=2, heads=2, embed_dim=8),
-        "text": dict(vocab=50, length=6, dim=16, depth=2, heads=2, embed_dim=8)}
 
 
 def config(size: str = "full", **overrides) -> dict:
-  from gaplab import encoders
   cfg = checks.resolve(PRESET, SIZES, size, overrides)
-  for name in cfg["encoders"]:
-    if name not in encoders.NAMES:
-      raise ConfigError("encoders", f"expected names from {', '.join(encoders.NAMES)}, "
-                        f"got {name!r}")
-  if cfg["sizes"] not in ("default", "tiny"):
-    raise ConfigError("sizes", f"expected default or tiny, got {cfg['sizes']!r}")
+  encoders.check_names(cfg["encoders"])
+  encoders.check_sizes(cfg["sizes"])
   for key, lo in (("seeds", 1), ("n_inputs", 2), ("n_bins", 1)):
     if cfg[key] < lo:
       raise ConfigError(key, f"expected an integer >= {lo}, got {cfg[key]!r}")
   return cfg
-
-
-def encoder(name: str, sizes: str):
-  from gaplab import encoders
-  return encoders.build(name, encoders.config(name, **(TINY[name] if sizes == "tiny" else {})))
-
-
-def init_states(enc, seed: int, k: int):
-  """States of K seeds of ``enc``: keys fold_in(key(seed), i), vmapped."""
-  import jax
-  keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(np.arange(k))
-  return jax.vmap(enc.init)(keys)
 
 
 def measure(enc, seeds: int, seed: int, n_inputs: int, input_seed: int, n_bins: int):
@@ -87,7 +67,7 @@ def measure(enc, seeds: int, seed: int, n_inputs: int, input_seed: int, n_bins: 
   embedding's cosine histogram (seed, bin)."""
   import functools
   import jax
-  states = init_states(enc, seed, seeds)
+  states = encoders.init_seeds(enc, seed, seeds)
   x = enc.inputs(jax.random.key(input_seed), n_inputs)
   _, layers = jax.vmap(enc.apply, in_axes=(0, None))(states, x)
   measure_one = jax.jit(jax.vmap(functools.partial(stats.cone_stats, n_bins=n_bins)))
@@ -103,7 +83,7 @@ def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> s
   t0 = time.perf_counter()
   arrays, meta_enc = {}, {}
   for name in cfg["encoders"]:
-    enc = encoder(name, cfg["sizes"])
+    enc = encoders.sized(name, cfg["sizes"])
     m = measure(enc, cfg["seeds"], cfg["seed"], cfg["n_inputs"], cfg["input_seed"],
                 cfg["n_bins"])
     arrays.update({f"{name}_{k}": v for k, v in m.items()})

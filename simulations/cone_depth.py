@@ -29,7 +29,6 @@ RUN/theory, dashed in the figures) lies on every measured curve (ReLU 0.320,
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 
@@ -37,6 +36,7 @@ import numpy as np
 
 from gaplab.analysis import bands
 from gaplab.harness import checks
+from gaplab.cone import presets
 from gaplab.cone import store as cone
 from gaplab.plotting import cone as plotting
 from gaplab.io import results
@@ -48,18 +48,7 @@ from gaplab.harness.experiment import experiment_main
 NAME = "cone_depth"
 TITLE = "Fig 2b: the cone effect in random MLPs, by depth"
 
-PRESET = dict(
-    activations=["linear", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "elu"],
-    inits=["gaussian"], sigma_w=[1.0], sigma_b=[1 / math.sqrt(512)],
-    block="linear-act", depth=25, widths=[512], input_dim=512, n_samples=1024,
-    inputs="gaussian", seeds=10, seed=0,
-)
-SIZES = {
-    "full": {},
-    "quick": {"n_samples": 512, "seeds": 4},
-    "tiny": {"n_samples": 32, "input_dim": 32, "widths": [32], "depth": 4,
-             "seeds": 2},
-}
+PRESET, SIZES = presets.FIG2B, presets.FIG2B_SIZES
 
 # (activation, layer) -> the key of the paper's value in gaplab.paper (one run,
 # diagonal included, N = 1024; each with its source)
@@ -71,7 +60,7 @@ PAPER = {("relu", 1): "fig2b_relu_1", ("relu", 2): "fig2b_relu_2",
 
 
 def config(size: str = "full", **overrides) -> ConeConfig:
-  return ConeConfig.from_dict({**PRESET, **SIZES[size], **overrides})
+  return presets.fig2b(size, **overrides)
 
 
 THEORY_PAIRS = 256  # input pairs the mean-field prediction averages over

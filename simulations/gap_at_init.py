@@ -76,9 +76,10 @@ SIZES = {
 
 
 def config(size: str = "full", **overrides) -> dict:
-  from gaplab.simulations.architectures_at_init import config as arch_config
+  from gaplab import encoders
   cfg = checks.resolve(PRESET, SIZES, size, overrides)
-  arch_config("tiny", encoders=cfg["encoders"], sizes=cfg["encoder_sizes"])
+  encoders.check_names(cfg["encoders"])
+  encoders.check_sizes(cfg["encoder_sizes"], "encoder_sizes")
   if cfg["seeds"] < 2:
     raise ConfigError("seeds", f"expected at least 2 seeds (one pair), got {cfg['seeds']!r}")
   cone_config(cfg, "gaussian").validate()
@@ -125,10 +126,10 @@ def _encoder_gaps(name: str, cfg: dict) -> dict:
   """Final-embedding gap, c and cross for every seed pair of one encoder, fed
   the same noise batch ("same") or a batch of its own per seed ("diff")."""
   import jax
-  from gaplab.simulations.architectures_at_init import encoder, init_states
-  enc = encoder(name, cfg["encoder_sizes"])
+  from gaplab import encoders
+  enc = encoders.sized(name, cfg["encoder_sizes"])
   k, n = cfg["seeds"], cfg["n_samples"]
-  states = init_states(enc, cfg["seed"], k)
+  states = encoders.init_seeds(enc, cfg["seed"], k)
   base = jax.random.key(cfg["input_seed"])
   same = enc.inputs(base, n)
   own = jax.vmap(lambda i: enc.inputs(jax.random.fold_in(base, i), n))(np.arange(k))

@@ -129,9 +129,9 @@ def encoder_embeddings(name: str, cfg: dict):
   """K seeds of encoder ``name`` on one noise batch: (embeddings (K, N, D),
   pooled features before the final projection (K, N, F))."""
   import jax
-  from gaplab.simulations.architectures_at_init import encoder, init_states
-  enc = encoder(name, cfg["encoder_sizes"])
-  states = init_states(enc, cfg["seed"], cfg["seeds"])
+  from gaplab import encoders
+  enc = encoders.sized(name, cfg["encoder_sizes"])
+  states = encoders.init_seeds(enc, cfg["seed"], cfg["seeds"])
   x = enc.inputs(jax.random.key(cfg["input_seed"]), cfg["n_samples"])
   emb, layers = jax.vmap(enc.apply, in_axes=(0, None))(states, x)
   return np.asarray(emb, np.float64), np.asarray(layers[-2], np.float64)

@@ -36,16 +36,17 @@ import numpy as np
 from gaplab import paper
 from gaplab.harness import checks
 from gaplab.io import results
+from gaplab.training import presets
 from gaplab.training import store as train_store
 from gaplab.harness.experiment import experiment_main
 
 NAME = "init_vs_optimisation"
 TITLE = "Initialisation vs optimisation: the gap amended at init by Procrustes"
 
-PRESET = dict(train_store.TRAIN_PRESET, tau=0.01, length_check=True)
+PRESET = dict(presets.TRAIN_PRESET, tau=0.01, length_check=True)
 SIZES = {"full": {},
-         "quick": train_store.TRAIN_QUICK,
-         "tiny": dict(train_store.TRAIN_TINY, mismatch=[0.2])}
+         "quick": presets.TRAIN_QUICK,
+         "tiny": dict(presets.TRAIN_TINY, mismatch=[0.2])}
 
 
 def variants(cfg: dict):

@@ -42,18 +42,19 @@ import sys
 
 from gaplab.harness import checks
 from gaplab.io import results
+from gaplab.training import presets
 from gaplab.training import store as train_store
 from gaplab.harness.experiment import experiment_main
 
 NAME = "interventions"
 TITLE = "Interventions during training: swapping, schedules, alignment/uniformity, sharing"
 
-PRESET = dict(train_store.TRAIN_PRESET, tau=0.01, tau_init=0.07, swap_fraction=0.5,
+PRESET = dict(presets.TRAIN_PRESET, tau=0.01, tau_init=0.07, swap_fraction=0.5,
               schedule_to=0.1, intervention_w_align=1.0, intervention_w_unif=1.0,
               shares=["none", "all"])
 SIZES = {"full": {},
-         "quick": train_store.TRAIN_QUICK,
-         "tiny": dict(train_store.TRAIN_TINY, mismatch=[0.2], seeds=2)}
+         "quick": presets.TRAIN_QUICK,
+         "tiny": dict(presets.TRAIN_TINY, mismatch=[0.2], seeds=2)}
 
 
 def variants(cfg: dict):

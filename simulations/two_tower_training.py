@@ -52,6 +52,7 @@ import numpy as np
 from gaplab import paper
 from gaplab.harness import checks
 from gaplab.io import results
+from gaplab.training import presets
 from gaplab.training import store as train_store
 from gaplab._errors import ConfigError
 from gaplab.harness.experiment import experiment_main
@@ -59,12 +60,12 @@ from gaplab.harness.experiment import experiment_main
 NAME = "two_tower_training"
 TITLE = "Two-tower training: the final gap falls as the temperature rises"
 
-PRESET = dict(train_store.TRAIN_PRESET, taus=[1.0, 0.1, 0.05, 1 / 30, 0.02, 0.01],
+PRESET = dict(presets.TRAIN_PRESET, taus=[1.0, 0.1, 0.05, 1 / 30, 0.02, 0.01],
               learnable=True, tau_init=0.07, schedules=[["linear", 0.01, 0.1]],
               length_check=True)
 SIZES = {"full": {},
-         "quick": train_store.TRAIN_QUICK,
-         "tiny": dict(train_store.TRAIN_TINY, taus=[1.0, 0.01], schedules=[])}
+         "quick": presets.TRAIN_QUICK,
+         "tiny": dict(presets.TRAIN_TINY, taus=[1.0, 0.01], schedules=[])}
 
 
 def variants(cfg: dict) -> tuple[list[dict], list[str]]:

@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 
+from gaplab import encoders
 from gaplab.io import results
 from gaplab.simulations import architectures_at_init as arch
 
@@ -25,7 +26,7 @@ def test_tiny_run_figure_and_report(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", ["vit", "text"])
 def test_layer_statistics_equal_brute_force(name):
-  enc = arch.encoder(name, "tiny")
+  enc = encoders.sized(name, "tiny")
   m = arch.measure(enc, seeds=2, seed=0, n_inputs=10, input_seed=1, n_bins=10)
   keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(np.arange(2))
   states = jax.vmap(enc.init)(keys)

@@ -3,6 +3,7 @@ import os
 
 import pytest
 
+from gaplab.cli import registry
 from gaplab.harness import reproduce
 from gaplab.io import results
 from gaplab._errors import ConfigError
@@ -11,7 +12,7 @@ from gaplab.simulations import cone_depth
 
 def test_every_registered_experiment_and_check_is_complete():
   # each one's own test runs it at tiny size; here: the interface reproduce uses
-  for name, mod in reproduce.experiments().items():
+  for name, mod in registry.everything().items():
     assert mod.NAME == name and mod.TITLE
     for fn in ("run", "figures", "report"):
       assert callable(getattr(mod, fn))
@@ -22,7 +23,7 @@ def test_reproduce_writes_data_figures_and_report(tmp_path):
   # one experiment and one theory check (every registered one has its own
   # tiny test; running them all here again would double the suite's time)
   out = str(tmp_path / "figs")
-  reproduce.main(out=out, size="tiny", only=["cone_depth", "theorem2_variance"])
+  reproduce.main(registry.everything(), out=out, size="tiny", only=["cone_depth", "theorem2_variance"])
   report = open(os.path.join(out, "REPORT.md")).read()
   assert "| theorem2_variance |" in report and "FAIL" not in report
   for ext in ("png", "pdf"):
@@ -34,10 +35,10 @@ def test_reproduce_writes_data_figures_and_report(tmp_path):
   # a second run refuses to replace anything, before doing any work
   before = open(os.path.join(out, "REPORT.md")).read()
   with pytest.raises(ConfigError, match="--overwrite"):
-    reproduce.main(out=out, size="tiny", only=["cone_depth"])
+    reproduce.main(registry.everything(), out=out, size="tiny", only=["cone_depth"])
   assert open(os.path.join(out, "REPORT.md")).read() == before
   with pytest.raises(ConfigError, match="expected experiment names"):
-    reproduce.main(out=out, size="tiny", only=["fig9"], overwrite=True)
+    reproduce.main(registry.everything(), out=out, size="tiny", only=["fig9"], overwrite=True)
 
 
 def test_preset_is_the_papers_fig2b():

@@ -123,8 +123,8 @@ def cone(quick: bool = False, repeats: int = 3, reference_seeds=None, out=None,
   """Runs and prints the benchmark; ``size='tiny'`` is for smoke tests."""
   import os
   from gaplab._errors import ConfigError
-  from gaplab.simulations import cone_depth
-  cfg = cone_depth.config(size, **({"seeds": 2} if quick else {}))
+  from gaplab.cone import presets
+  cfg = presets.fig2b(size, **({"seeds": 2} if quick else {}))
   ref_seeds = reference_seeds or cfg.seeds
   if repeats < 1:
     raise ConfigError("repeats", f"expected an integer >= 1, got {repeats}")

@@ -1,7 +1,7 @@
 """``gaplab bench train``: seeds x temperatures trained in one vmapped program
 against the same runs one by one in a Python loop, in one run on one machine.
 
-Workload: the two-tower task of ``simulations/two_tower_training.py`` (MLP
+Workload: the two-tower task of ``simulations/two_tower_training.py`` (``training.presets``) (MLP
 towers, 20% mismatched pairs), R runs = R/8 seeds x 8 fixed temperatures
 log-spaced from 1 to 1/100, over a sweep of tower widths. Three ways to train
 the same R runs, all jitted:
@@ -31,6 +31,8 @@ import numpy as np
 from gaplab.analysis import fits
 from gaplab.io import provenance
 from gaplab.training import loop as train
+from gaplab.training import presets
+from gaplab.training import store as train_store
 from gaplab.training import sweep as train_sweep
 from gaplab._errors import ConfigError
 
@@ -40,16 +42,18 @@ SIZES = {"full": dict(runs=64, widths=(16, 32, 64, 128), steps=200, step_loop_ru
 
 
 def _config(width: int, runs: int, steps: int, size: str) -> dict:
-  from gaplab.simulations import two_tower_training as tt
+  """The quick two-tower preset (``training.presets``) at this width, with 8
+  temperatures and a constant learning rate; ``taus`` is the grid."""
   over = dict(width=width, steps=steps, eval_every=steps // 2 if size == "tiny" else 25,
-              seeds=runs // 8, mismatch=[0.2], learnable=False, schedules=[],
-              taus=np.geomspace(1, 0.01, 8).tolist(), length_check=False,
+              seeds=runs // 8, mismatch=[0.2], taus=np.geomspace(1, 0.01, 8).tolist(),
               lr_schedule="constant", warmup_steps=0, log_every=1)
   if size == "tiny":
     over.update(n_train=64, n_eval=16, batch_size=16, view_dim=16, embed_dim=8)
   else:
     over.update(n_train=2048, n_eval=256)
-  return tt.config("quick", **over)
+  cfg = {**presets.TRAIN_PRESET, **presets.TRAIN_QUICK, **over}
+  train_store.check_common(cfg)
+  return cfg
 
 
 def _best(f, repeats):

@@ -6,6 +6,7 @@ import math
 import sys
 
 from gaplab._errors import ConfigError
+from gaplab.harness.experiment import Parser
 from gaplab.cone.config import BLOCKS, DTYPES, INPUT_KINDS, PRECISIONS, ConeConfig
 
 # config field -> the flag a user types, where it is not --field-with-dashes
@@ -22,13 +23,6 @@ def flag(field: str) -> str:
   if field.startswith("set "):  # a preset key, spelt as the user types it
     return "--" + field
   return FLAGS.get(field, "--" + field.replace("_", "-"))
-
-
-class Parser(argparse.ArgumentParser):
-  """argparse with one-line errors (no usage block) and exit status 2."""
-
-  def error(self, message):
-    self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _list(kind, what):
@@ -323,10 +317,11 @@ def _cmd_plot(a):
 
 
 def _cmd_check(a):
+  from gaplab.cli import registry
   from gaplab.harness import checks
   size = a.size or "full"
   out = a.out or ("runs/checks" if size == "full" else f"runs/checks-{size}")
-  rows = checks.run_checks(a.name, size=size, out=out, overwrite=a.overwrite)
+  rows = checks.run_checks(registry.checks(), a.name, size=size, out=out, overwrite=a.overwrite)
   print(checks.table(rows))
   failed = [f"{n}: {c.name}" for n, c in rows if not c.passed]
   if failed:
@@ -386,8 +381,9 @@ def _cmd_landscape(a):
 
 
 def _cmd_reproduce(a):
+  from gaplab.cli import registry
   from gaplab.harness import reproduce
-  failed = reproduce.main(quick=a.quick, out=a.out, only=a.only, overwrite=a.overwrite)
+  failed = reproduce.main(registry.everything(), quick=a.quick, out=a.out, only=a.only, overwrite=a.overwrite)
   if failed:
     print(f"{len(failed)} theory-check claims failed (see REPORT.md): "
           + "; ".join(f"{n}: {c.name}" for n, c in failed), file=sys.stderr)

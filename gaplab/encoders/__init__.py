@@ -16,6 +16,11 @@ from gaplab.encoders.text import TextConfig
 from gaplab.encoders.vit import ViTConfig
 
 NAMES = ("resnet", "vit", "text")
+SIZES = ("default", "tiny")
+# seconds-long sizes of every architecture (the tiny presets and tests)
+TINY = {"resnet": dict(image_size=8, widths=(4, 8), embed_dim=8),
+        "vit": dict(image_size=8, patch=4, dim=16, depth=2, heads=2, embed_dim=8),
+        "text": dict(vocab=50, length=6, dim=16, depth=2, heads=2, embed_dim=8)}
 _MODULES = {"resnet": resnet, "vit": vit, "text": text}
 CONFIGS = {"resnet": ResNetConfig, "vit": ViTConfig, "text": TextConfig}
 
@@ -41,5 +46,32 @@ def build(name: str, cfg=None) -> Encoder:
   return _MODULES[name].build(cfg)
 
 
-__all__ = ["NAMES", "CONFIGS", "Encoder", "ResNetConfig", "ViTConfig", "TextConfig",
+def check_names(names, field: str = "encoders") -> None:
+  """Raises ConfigError naming ``field`` unless every name is registered."""
+  for name in names:
+    if name not in NAMES:
+      raise ConfigError(field, f"expected names from {', '.join(NAMES)}, got {name!r}")
+
+
+def check_sizes(sizes, field: str = "sizes") -> None:
+  if sizes not in SIZES:
+    raise ConfigError(field, f"expected default or tiny, got {sizes!r}")
+
+
+def sized(name: str, sizes: str = "default", **overrides) -> Encoder:
+  """The encoder ``name`` at ``sizes`` (``default`` or ``tiny``, see ``TINY``)."""
+  check_sizes(sizes)
+  return build(name, config(name, **dict(TINY[name] if sizes == "tiny" else {}, **overrides)))
+
+
+def init_seeds(enc: Encoder, seed: int, k: int):
+  """States of K seeds of ``enc``: keys fold_in(key(seed), i), vmapped."""
+  import jax
+  import numpy as np
+  keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(np.arange(k))
+  return jax.vmap(enc.init)(keys)
+
+
+__all__ = ["NAMES", "SIZES", "TINY", "CONFIGS", "check_names", "check_sizes", "sized",
+           "init_seeds", "Encoder", "ResNetConfig", "ViTConfig", "TextConfig",
            "config", "build"]

@@ -19,10 +19,9 @@ import dataclasses
 import sys
 
 from gaplab.io import results
+from gaplab.precision import enable_x64  # noqa: F401  (the checks' float64 switch)
 from gaplab._errors import ConfigError
-from gaplab.harness.experiment import file_parser, parse_overrides
-
-SIZES = ("full", "quick", "tiny")
+from gaplab.harness.experiment import SIZES, file_parser, parse_overrides
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,13 +31,6 @@ class Claim:
   measured: str
   expected: str
   passed: bool
-
-
-def enable_x64() -> None:
-  """Theory checks run in float64 with highest matmul precision."""
-  import jax
-  jax.config.update("jax_enable_x64", True)
-  jax.config.update("jax_default_matmul_precision", "highest")
 
 
 def resolve(preset: dict, sizes: dict, size: str, overrides: dict,
@@ -113,20 +105,13 @@ def check_main(module, argv=None) -> int:
   return 0 if all(c.passed for c in claims) else 1
 
 
-def modules() -> dict:
-  """The registered checks, in order: name -> module."""
-  import importlib
-  from gaplab.theory_checks import CHECKS
-  return {n: importlib.import_module(f"gaplab.theory_checks.{n}") for n in CHECKS}
-
-
-def run_checks(names, *, size: str = "quick", out: str, overwrite: bool = False,
+def run_checks(mods: dict, names, *, size: str = "quick", out: str, overwrite: bool = False,
                echo=print) -> list:
-  """Runs checks into OUT/NAME (figures in OUT/NAME/figures); returns
-  (name, Claim) rows. Refuses before any work if a destination exists."""
+  """Runs the checks ``names`` of ``mods`` (name -> check module, e.g.
+  ``cli.registry.checks()``) into OUT/NAME (figures in OUT/NAME/figures);
+  returns (name, Claim) rows. Refuses before any work if a destination exists."""
   import os
   import time
-  mods = modules()
   names = list(mods) if names in (None, "all", ["all"], ("all",)) else list(names)
   for n in names:
     if n not in mods:

@@ -16,6 +16,13 @@ from gaplab._errors import ConfigError
 SIZES = ("full", "quick", "tiny")
 
 
+class Parser(argparse.ArgumentParser):
+  """argparse with one-line errors (no usage block) and exit status 2."""
+
+  def error(self, message):
+    self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def parse_overrides(items) -> dict:
   """``key=value`` strings -> dict; values parse as JSON, else stay strings."""
   out = {}
@@ -42,7 +49,6 @@ def add_size_flags(p, quick_help: str) -> None:
 def file_parser(module, folder: str, quick_help: str):
   """The command line every runnable file shares: ``python FOLDER/NAME.py
   [--quick|--tiny] --out DIR [--overwrite] [--set k=v ...]``."""
-  from gaplab.cli.main import Parser
   p = Parser(prog=f"python {folder}/{module.NAME}.py",
              description=module.__doc__.split("\n\n")[0])
   add_size_flags(p, quick_help)

@@ -8,20 +8,12 @@ present).
 """
 from __future__ import annotations
 
-import importlib
 import os
 import time
 
 from gaplab.harness import checks
 from gaplab.io import results
 from gaplab._errors import ConfigError
-
-
-def experiments() -> dict:
-  """Simulations, then theory checks: name -> module."""
-  from gaplab.simulations import EXPERIMENTS
-  mods = {n: importlib.import_module(f"gaplab.simulations.{n}") for n in EXPERIMENTS}
-  return dict(mods, **checks.modules())
 
 
 def _is_check(mod) -> bool:
@@ -44,9 +36,10 @@ def _section(mod, data: str) -> str:
           + "\n")
 
 
-def write_report(out: str, quick: bool) -> str:
+def write_report(exps: dict, out: str, quick: bool) -> str:
+  """REPORT.md in ``out`` from the saved runs of ``exps`` (name -> module)."""
   sections = []
-  for name, mod in experiments().items():
+  for name, mod in exps.items():
     data = os.path.join(out, "data", name)
     if os.path.isdir(data):
       sections.append(_section(mod, data))
@@ -63,11 +56,11 @@ def write_report(out: str, quick: bool) -> str:
   return path
 
 
-def main(*, quick: bool = False, out: str | None = None, only=None,
+def main(exps: dict, *, quick: bool = False, out: str | None = None, only=None,
          overwrite: bool = False, size: str | None = None) -> list:
-  """Runs the experiments and checks; ``size`` (full, quick, tiny) overrides
+  """Runs the experiments and checks ``exps`` (name -> module, in order; e.g.
+  ``cli.registry.everything()``); ``size`` (full, quick, tiny) overrides
   ``quick``. Returns the failed claims of the checks, as (name, Claim)."""
-  exps = experiments()
   names = list(only) if only else list(exps)
   for n in names:
     if n not in exps:
@@ -87,7 +80,7 @@ def main(*, quick: bool = False, out: str | None = None, only=None,
     print(f"{n}: {exps[n].TITLE} ({time.perf_counter() - t0:.1f} s)")
     for f in figs:
       print(f"  wrote {f}")
-  print(f"wrote {write_report(out, quick)}")
+  print(f"wrote {write_report(exps, out, quick)}")
   failed = [(n, c) for n in names if _is_check(exps[n])
             for c in exps[n].claims(os.path.join(out, "data", n)) if not c.passed]
   return failed

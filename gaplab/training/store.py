@@ -1,6 +1,6 @@
 """Training sweeps as results data: what the training experiment files share.
 
-``TRAIN_PRESET`` holds every key ``train_sweep`` reads. ``run_and_save`` trains
+``presets.TRAIN_PRESET`` holds every key ``train_sweep`` reads. ``run_and_save`` trains
 the runs (seeds x variants) for each mismatch level (one compiled program: the
 data are arguments) and, for each ``share`` setting, writes one run directory:
 arrays ``train_NAME`` (setting, mismatch, run, step) and ``eval_NAME``
@@ -13,38 +13,17 @@ per-variant means and sds; ``plateau`` applies the convergence criterion.
 """
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
-from gaplab.harness import checks
+from gaplab import precision
 from gaplab.io import provenance
 from gaplab.io import results
 from gaplab.training import loop as train
 from gaplab.training import sweep as train_sweep
 from gaplab._errors import ConfigError
 
-TRAIN_PRESET = dict(
-    image_encoder="mlp", text_encoder="mlp", encoder_sizes="tiny", view_dim=64,
-    width=128, depth=3, embed_dim=32, activation="relu", sigma_w=1.0,
-    sigma_b=1 / math.sqrt(512), share="none", steps=8000, batch_size=128, eval_every=200,
-    lr_schedule="cosine", warmup_steps=200, log_every=50,
-    n_train=4096, n_eval=512, latent_dim=8, noise=0.1, n_classes=0, class_spread=0.5,
-    mismatch=[0.0, 0.2], data_seed=0, seed=0, seeds=8, run_chunk=0, lr=2e-3, lr_tau=2e-3,
-    tau_ramp=0.5, swap=0.0,
-    w_align=0.0, w_unif=0.0, dtype="float32")
-# The full presets train to a plateau (``plateau``): CLIP's schedule (linear
-# warm-up, cosine decay to 0) over 8000 steps of batch 128, i.e. 250 epochs of
-# the 4096 pairs; a constant learning rate leaves the gap wandering with the
-# optimiser's noise (0.05-0.1 between evaluations) and biased upwards by it.
-# Temperature schedules reach their end at half of training and hold it, so
-# the gap can settle at the final temperature. --quick is far shorter and
-# its reports say where it has not converged.
-TRAIN_QUICK = dict(seeds=3, steps=150, eval_every=25, warmup_steps=10, log_every=5, width=64,
-                   n_train=1024, n_eval=256)
-TRAIN_TINY = dict(width=32, depth=2, embed_dim=8, view_dim=16, steps=20, eval_every=10,
-                  warmup_steps=0, log_every=1, batch_size=16, n_train=128, n_eval=32, seeds=2)
 
 
 def check_common(cfg: dict) -> None:
@@ -85,7 +64,7 @@ def run_and_save(out: str, cfg: dict, variants: list[dict], labels: list[str], *
   hp, seed_index = train_sweep.grid(cfg, variants)
   results.check_writable(out, overwrite)
   if cfg["dtype"] == "float64":
-    checks.enable_x64()
+    precision.enable_x64()
   import jax.numpy as jnp
   dtype = jnp.float64 if cfg["dtype"] == "float64" else jnp.float32
   t0 = time.perf_counter()

@@ -41,10 +41,8 @@ def _tower(cfg: dict, which: str):
     raise ConfigError(f"{which}_encoder", f"expected one of {', '.join(towers.KINDS)}, "
                       f"got {kind!r}")
   from gaplab import encoders
-  from gaplab.simulations.architectures_at_init import TINY
-  if cfg["encoder_sizes"] not in ("default", "tiny"):
-    raise ConfigError("encoder_sizes", f"expected default or tiny, got {cfg['encoder_sizes']!r}")
-  over = dict(TINY[kind]) if cfg["encoder_sizes"] == "tiny" else {}
+  encoders.check_sizes(cfg["encoder_sizes"], "encoder_sizes")
+  over = dict(encoders.TINY[kind]) if cfg["encoder_sizes"] == "tiny" else {}
   return towers.build(kind, encoders.config(kind, **dict(over, embed_dim=cfg["embed_dim"])))
 
 
