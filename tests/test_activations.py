@@ -1,6 +1,8 @@
-"""Activations vs an independent float64 NumPy reference, and spec parsing."""
+"""Activations vs an independent float64 NumPy reference, the registry's NumPy
+float64 twins (value, derivative, kink flag), and spec parsing."""
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -128,3 +130,79 @@ def test_label_round_trips():
     again = activations.parse(spec.label)
     assert again.name == spec.name
     assert again.param == spec.param or math.isnan(again.param) == math.isnan(spec.param)
+
+
+# -- the registry's NumPy float64 twins (np_fn, np_grad, kinked) ----------------
+# maxout (arity 2) is the one entry without them: it has no mean-field theory,
+# so np_fn / np_grad are None and meanfield refuses it; its JAX side is checked
+# against np.maximum above (test_maxout_is_elementwise_max_of_two_maps).
+SPECS = ELEMENTWISE + ("leaky_relu:0.2", "leaky_relu:-0.3", "elu:0.5")
+TWIN_GRID = np.concatenate([
+    np.linspace(-20.0, 20.0, 4001),
+    [-1e3, -50.0, 50.0, 1e3, 0.0, -0.0, 1e-300, -1e-300, 1e-8, -1e-8],
+])  # no subnormals: XLA on CPU flushes them to zero
+
+
+def _twin(spec_str):
+  spec = activations.parse(spec_str)
+  act = activations.get(spec.name)
+  return (lambda x: act.np_fn(x, spec.param)), (lambda x: act.np_grad(x, spec.param))
+
+
+def test_every_elementwise_entry_has_a_numpy_twin_and_maxout_has_none():
+  assert activations.NUMPY_NAMES == ELEMENTWISE
+  for name in activations.NAMES:
+    act = activations.get(name)
+    assert (act.np_fn is not None) == (act.np_grad is not None) == (act.arity == 1)
+    assert act.has_numpy == (act.arity == 1)
+  assert not activations.get("maxout").kinked
+
+
+@pytest.mark.parametrize("spec_str", SPECS)
+def test_jax_function_matches_its_numpy_twin(spec_str):
+  # Both sides are float64 and mostly the same formula; XLA and NumPy/libm
+  # kernels for exp/erf/tanh differ by a few ulp (measured <= 1.3e-15
+  # relative), so 1e-12 relative is a safe, still tight bound. gelu_tanh is the
+  # exception in its left tail, where y = x (1 + tanh z) / 2 and 1 + tanh z
+  # cancels: an ulp of tanh z ~ -1 is an absolute error of ~eps |x| / 2 in y
+  # (measured 0.8 eps |x|), hence the extra 8 eps |x| term.
+  spec = activations.parse(spec_str)
+  f, _ = _twin(spec_str)
+  with jax.enable_x64(True):
+    got = _apply(spec.name, TWIN_GRID, spec.param)
+  assert got.dtype == np.float64
+  with np.errstate(over="ignore"):
+    want = f(TWIN_GRID)
+  bound = 1e-12 * np.abs(want)
+  if spec.name == "gelu_tanh":
+    bound = bound + 8 * np.finfo(np.float64).eps * np.abs(TWIN_GRID)
+  assert np.all(np.abs(got - want) <= bound), np.max(np.abs(got - want) - bound)
+
+
+@pytest.mark.parametrize("spec_str", SPECS)
+def test_numpy_derivative_matches_central_difference(spec_str):
+  # Central difference with h = 1e-5 on |x| <= 8, away from the kinks (all at
+  # 0): truncation h^2/6 max|phi'''| <= 1.7e-11 * 2.26 (erf has the largest
+  # phi''' of the registry, 4/sqrt(pi)), rounding eps max|phi| / h <=
+  # 2.2e-16 * 8.4 / 1e-5 = 1.9e-10 (selu at x = 8); measured <= 1.1e-10. 1e-9
+  # leaves a factor ~4; a wrong term in phi' is off by >= 1e-4 somewhere here.
+  f, df = _twin(spec_str)
+  x = np.linspace(-8.0, 8.0, 1601)
+  x = x[np.abs(x) > 1e-3]
+  xp, xm = x + 1e-5, x - 1e-5
+  fd = (f(xp) - f(xm)) / (xp - xm)  # the actual step, not the rounded 2h
+  np.testing.assert_allclose(df(x), fd, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("spec_str", SPECS)
+def test_kinked_flag_marks_a_jump_in_phi_prime_or_phi_second_at_zero(spec_str):
+  # kinked: phi is not analytic at 0 (quadrature splits there). With d = 1e-5
+  # a smooth phi shows jumps of 2 d |phi''| <= 2e-5 and 3 d |phi'''| <= 7e-5;
+  # every registered kink jumps by >= 0.5 (leaky_relu 1 - slope, elu alpha in
+  # phi'').
+  _, df = _twin(spec_str)
+  d = 1e-5
+  jump1 = abs(df(d) - df(-d))
+  jump2 = abs((df(2 * d) - df(d)) / d - (df(-d) - df(-2 * d)) / d)
+  kinked = activations.get(activations.parse(spec_str).name).kinked
+  assert (max(jump1, jump2) > 1e-2) == kinked, (jump1, jump2)

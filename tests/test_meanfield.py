@@ -6,11 +6,11 @@ issue's bar. Monte Carlo checks use 5 standard errors of the sample mean.
 """
 import math
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from gaplab.nets import activations
+from gaplab._errors import ConfigError
 from gaplab.nets import inits
 from gaplab.theory import meanfield as mf
 from gaplab.theory import propagation as pr
@@ -73,18 +73,18 @@ def test_kernel_matches_monte_carlo(act):
 
 
 @pytest.mark.parametrize("act", ALL)
-def test_theory_uses_the_engines_activations(act):
-  """The NumPy phi of the theory is the JAX phi of the sweeps, in float64."""
+def test_functions_reads_the_activation_registry(act):
+  """phi, phi' and the kink flag are the registry's NumPy twins, parameter
+  bound; that they match the engine's JAX phi (and that phi' is phi's
+  derivative) is checked in test_activations."""
   spec = activations.parse(act)
+  entry = activations.get(spec.name)
   x = np.linspace(-12, 12, 2001)
-  phi, dphi, _ = mf.functions(act)
-  fn = activations.get(spec.name).fn
-  np.testing.assert_allclose(phi(x), np.asarray(fn(jnp.asarray(x), spec.param)),
-                             rtol=1e-12, atol=1e-14)
-  # phi' by central differences away from the kink at 0 (error ~ h^2 |phi'''|)
-  y = x[np.abs(x) > 1e-3]
-  h = 1e-5
-  np.testing.assert_allclose(dphi(y), (phi(y + h) - phi(y - h)) / (2 * h), atol=1e-7)
+  phi, dphi, kinked = mf.functions(act)
+  np.testing.assert_array_equal(phi(x), entry.np_fn(x, spec.param))
+  np.testing.assert_array_equal(dphi(x), entry.np_grad(x, spec.param))
+  assert kinked is entry.kinked
+  assert mf.functions(spec)[2] is kinked
 
 
 def test_known_values():
@@ -188,3 +188,6 @@ def test_phases_of_the_cosine():
 def test_maxout_has_no_theory_yet():
   with pytest.raises(ValueError, match="mean-field theory"):
     mf.kernel("maxout", 1.0, 1.0, 0.5)
+  with pytest.raises(ConfigError, match="mean-field theory") as e:
+    mf.functions("maxout")
+  assert e.value.field == "activations"

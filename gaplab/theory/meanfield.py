@@ -23,10 +23,11 @@ three methods:
 * ``hermite``: the plain tensor Gauss-Hermite rule; exponential only for
   smooth activations, slow (algebraic) at a kink.
 
-Everything here is NumPy float64 (no global JAX switch needed). Kernel values
-are accurate to about 1e-16 absolute; near the cone (cos -> 1), ``distance``
-integrates E[(phi(u1) - phi(u2))^2] as a squared difference so that 1 - cos
-keeps its relative accuracy (``one_minus_cos``).
+Everything here is NumPy float64 (no global JAX switch needed); phi and phi'
+come from the activation registry (``gaplab.nets.activations``, ``np_fn`` /
+``np_grad``). Kernel values are accurate to about 1e-16 absolute; near the
+cone (cos -> 1), ``distance`` integrates E[(phi(u1) - phi(u2))^2] as a squared
+difference so that 1 - cos keeps its relative accuracy (``one_minus_cos``).
 """
 from __future__ import annotations
 
@@ -34,7 +35,6 @@ import functools
 import math
 
 import numpy as np
-from scipy import special
 
 from gaplab.nets import activations
 from gaplab._errors import ConfigError
@@ -42,57 +42,22 @@ from gaplab._errors import ConfigError
 LIMIT = 10.0  # |z| beyond 10 has Gaussian mass 1.5e-23: truncated
 DEFAULT_ORDER = 64
 
-# name -> (phi, phi', kinked at 0); NumPy float64, parameter p where it has one
-_LAMBDA, _ALPHA = 1.0507009873554805, 1.6732632423543772  # SELU
-_sig = special.expit
-_NUMPY = {
-    "linear": (lambda x, p: x, lambda x, p: np.ones_like(x), False),
-    "relu": (lambda x, p: np.maximum(x, 0), lambda x, p: (x > 0) * 1.0, True),
-    "leaky_relu": (lambda x, p: np.where(x >= 0, x, p * x),
-                   lambda x, p: np.where(x >= 0, 1.0, p), True),
-    "abs": (lambda x, p: np.abs(x), lambda x, p: np.sign(x), True),
-    "gelu": (lambda x, p: x * special.ndtr(x),
-             lambda x, p: special.ndtr(x) + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi),
-             False),
-    "gelu_tanh": (lambda x, p: 0.5 * x * (1 + np.tanh(_GT * (x + 0.044715 * x**3))),
-                  lambda x, p: _gelu_tanh_grad(x), False),
-    "quick_gelu": (lambda x, p: x * _sig(1.702 * x),
-                   lambda x, p: _sig(1.702 * x) * (1 + 1.702 * x * _sig(-1.702 * x)),
-                   False),
-    "sigmoid": (lambda x, p: _sig(x), lambda x, p: _sig(x) * _sig(-x), False),
-    "tanh": (lambda x, p: np.tanh(x), lambda x, p: 1 / np.cosh(x) ** 2, False),
-    "elu": (lambda x, p: np.where(x > 0, x, p * np.expm1(np.minimum(x, 0))),
-            lambda x, p: np.where(x > 0, 1.0, p * np.exp(np.minimum(x, 0))), True),
-    "selu": (lambda x, p: _LAMBDA * np.where(x > 0, x, _ALPHA * np.expm1(np.minimum(x, 0))),
-             lambda x, p: _LAMBDA * np.where(x > 0, 1.0, _ALPHA * np.exp(np.minimum(x, 0))),
-             True),
-    "silu": (lambda x, p: x * _sig(x), lambda x, p: _sig(x) * (1 + x * _sig(-x)), False),
-    "softplus": (lambda x, p: np.logaddexp(0, x), lambda x, p: _sig(x), False),
-    "erf": (lambda x, p: special.erf(x),
-            lambda x, p: 2 / math.sqrt(math.pi) * np.exp(-x * x), False),
-}
-_GT = math.sqrt(2 / math.pi)
-
-
-def _gelu_tanh_grad(x):
-  t = np.tanh(_GT * (x + 0.044715 * x**3))
-  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GT * (1 + 3 * 0.044715 * x * x)
-
 
 def _spec(act) -> activations.ActivationSpec:
   spec = activations.parse(act) if isinstance(act, str) else act
-  if spec.name not in _NUMPY:
+  if spec.name not in activations.NUMPY_NAMES:
     raise ConfigError("activations", f"expected an activation with a mean-field "
-                      f"theory ({', '.join(_NUMPY)}), got {spec.name!r}")
+                      f"theory ({', '.join(activations.NUMPY_NAMES)}), got {spec.name!r}")
   return spec
 
 
 def functions(act):
-  """(phi, phi', kinked) in NumPy float64 for an activation name or spec."""
+  """(phi, phi', kinked) in NumPy float64 for an activation name or spec: the
+  registry's ``np_fn``, ``np_grad`` and ``kinked`` with the parameter bound."""
   spec = _spec(act)
-  f, df, kink = _NUMPY[spec.name]
-  return (functools.partial(f, p=spec.param), functools.partial(df, p=spec.param),
-          kink)
+  a = activations.get(spec.name)
+  return (functools.partial(a.np_fn, p=spec.param),
+          functools.partial(a.np_grad, p=spec.param), a.kinked)
 
 
 # -- quadrature ---------------------------------------------------------------
