@@ -33,13 +33,49 @@ def _per_map(value, depth, n_maps):
   return v
 
 
-def propagate(act, *, sigma_w2, sigma_b2, depth: int, q1, q2, c12=None, dist=None,
+def _input_kernel(q1, q2, c12, cos, dist):
+  """(k1, k2, dist) of the inputs, broadcast; refuses a kernel no pair of
+  vectors has (|c12| > sqrt(q1 q2), a cosine outside [-1, 1], a distance
+  outside [(sqrt q1 - sqrt q2)^2, (sqrt q1 + sqrt q2)^2])."""
+  f64 = lambda a: np.asarray(a, np.float64)
+  k1, k2 = f64(q1), f64(q2)
+  if np.any(k1 < 0) or np.any(k2 < 0):
+    raise ValueError(f"Expected q1, q2 >= 0 (second moments per coordinate), got {q1!r}, {q2!r}")
+  given = [n for n, v in (("c12", c12), ("cos", cos)) if v is not None]
+  if len(given) > 1:
+    raise ValueError("Expected one of c12 (covariance) or cos (cosine), got both")
+  if not given and dist is None:
+    raise ValueError("Expected c12, cos or dist, got none")
+  root = np.sqrt(k1 * k2)
+  slack = 1e-12 * np.maximum(root, np.finfo(np.float64).tiny)  # rounding of c12 = cos q
+  if cos is not None:
+    if np.any(np.abs(f64(cos)) > 1):
+      raise ValueError(f"Expected a cosine in [-1, 1], got cos = {cos!r}")
+    c12 = f64(cos) * root
+  if c12 is not None and np.any(np.abs(f64(c12)) > root + slack):
+    bad = np.broadcast_arrays(f64(c12), root)
+    i = np.argmax(np.abs(bad[0]) - bad[1])
+    raise ValueError(
+        f"Expected |c12| <= sqrt(q1 q2): c12 is the inputs' covariance per coordinate "
+        f"(x.y / d), not their cosine (pass cos= for that), got c12 = "
+        f"{bad[0].flat[i]:.6g} with sqrt(q1 q2) = {bad[1].flat[i]:.6g}")
+  d = f64(dist) if dist is not None else k1 + k2 - 2 * f64(c12)
+  s1, s2 = np.sqrt(k1), np.sqrt(k2)
+  if np.any(d < (s1 - s2) ** 2 - slack * 4) or np.any(d > (s1 + s2) ** 2 + slack * 4):
+    raise ValueError("Expected dist = |x - y|^2 / d between (sqrt q1 - sqrt q2)^2 and "
+                     f"(sqrt q1 + sqrt q2)^2, got {dist!r}")
+  return np.broadcast_arrays(k1, k2, d)
+
+
+def propagate(act, *, sigma_w2, sigma_b2, depth: int, q1, q2, c12=None, dist=None, cos=None,
               block: str = "linear-act", skip_first_act: bool = False, **kw) -> dict:
   """Per-layer mean-field quantities for input pairs with kernel (q1, q2, c12).
 
-  The input kernel is per coordinate (q = |x|^2 / d, c12 = x.y / d); pass
-  ``dist`` = |x - y|^2 / d instead of (or with) ``c12`` to keep 1 - cos exact
-  for nearly parallel inputs. ``sigma_w2`` and ``sigma_b2`` are scalars,
+  The input kernel is per coordinate: second moments q = |x|^2 / d and the
+  covariance c12 = x.y / d (not a cosine: |c12| <= sqrt(q1 q2) is enforced);
+  or give ``cos`` = x.y / (|x| |y|) instead of ``c12``. Pass ``dist`` = |x -
+  y|^2 / d instead of (or with) ``c12`` to keep 1 - cos exact for nearly
+  parallel inputs. ``sigma_w2`` and ``sigma_b2`` are scalars,
   per-layer arrays (depth,) or per-map arrays (depth, maps per block), so a
   first layer with another fan-in may differ. Every layer tracks the second
   moments k1, k2 of its output and the squared distance E[(h1 - h2)^2], so
@@ -57,12 +93,7 @@ def propagate(act, *, sigma_w2, sigma_b2, depth: int, q1, q2, c12=None, dist=Non
   ops = BLOCK_OPS[block]
   n_maps = ops.count("linear")
   sw2, sb2 = _per_map(sigma_w2, depth, n_maps), _per_map(sigma_b2, depth, n_maps)
-  if dist is None and c12 is None:
-    raise ValueError("Expected c12 or dist, got neither")
-  f64 = lambda a: np.asarray(a, np.float64)
-  k1, k2 = f64(q1), f64(q2)
-  d = f64(dist) if dist is not None else k1 + k2 - 2 * f64(c12)
-  k1, k2, d = np.broadcast_arrays(k1, k2, d)
+  k1, k2, d = _input_kernel(q1, q2, c12, cos, dist)
   nan = np.full(k1.shape, np.nan)
   omc = mf.one_minus_cos(k1, k2, d)
   out = {"q1": [k1], "q2": [k2], "dist": [d], "k1": [k1], "k2": [k2],
