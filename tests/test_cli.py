@@ -1,5 +1,6 @@
 """The command line: help texts, one-line errors with exit status 2, and that
 nothing already written is touched by a refused or failed command."""
+import argparse
 import csv
 import json
 import os
@@ -9,6 +10,9 @@ import sys
 import numpy as np
 import pytest
 
+from gaplab.cli import main as cli
+from gaplab.cli import options
+from gaplab.cone.config import ConeConfig
 from gaplab.io import results
 from clihelp import run_cli
 
@@ -26,6 +30,42 @@ def test_help_explains_defaults(argv, capsys):
   assert "usage: gaplab" in out
   if argv and argv != ["plot"]:
     assert "default" in out
+
+
+def test_defaults_formatter_shows_values_not_none_or_flags():
+  p = argparse.ArgumentParser(formatter_class=options.Defaults)
+  p.add_argument("--n", type=int, default=3, help="count")
+  p.add_argument("--xs", type=options.listof(float, "numbers"),
+                 default=options.spelt((0.1, 1 / 3)), help="values")
+  p.add_argument("--out", default=None, help="folder (default: here)")
+  p.add_argument("--force", action="store_true", help="replace (default: refuse)")
+  text = " ".join(p.format_help().split())
+  assert "count (default: 3)" in text
+  assert f"values (default: 0.1,{1 / 3!r})" in text
+  assert "folder (default: here) --force" in text and text.endswith("replace (default: refuse)")
+  xs = p.parse_args([]).xs  # a string default is parsed with the option's type
+  assert xs == (0.1, 1 / 3) and np.array(xs).tobytes() == np.array([0.1, 1 / 3]).tobytes()
+
+
+@pytest.mark.parametrize("argv", [["cone"], ["theory"], ["plot", "cone"], ["check"],
+                                  ["run"], ["landscape"], ["reproduce"], ["bench", "cone"],
+                                  ["bench", "train"], ["train"], ["sphere"]])
+def test_help_shows_no_placeholder_defaults(argv, capsys):
+  rc, out, _ = run_cli(argv + ["--help"], capsys)
+  assert rc == 0
+  for word in ("None", "False", "True"):
+    assert f"(default: {word})" not in " ".join(out.split())
+
+
+def test_cone_defaults_are_the_config_defaults(capsys):
+  p = cli.build_parser()
+  assert options.config_from_args(p.parse_args(["cone"])) == ConeConfig()
+  assert p.parse_args(["landscape"]).logit_scales == (100.0, 50.0, 30.0, 20.0, 10.0, 1.0)
+  _, out, _ = run_cli(["cone", "--help"], capsys)
+  out = " ".join(out.split())
+  for text in ("(default: relu)", f"(default: {ConeConfig().sigma_b[0]!r})",
+               "new run directory (default: runs/cone)", "(default: 512)"):
+    assert text in out, text
 
 
 def _npy(tmp_path, name, array):

@@ -1,10 +1,14 @@
-"""``gaplab train`` and ``gaplab sphere``: the contrastive-learning experiments
-with their main settings as flags (everything else through ``--set``)."""
+"""``gaplab train``: the two-tower training experiment with its main settings as
+flags (everything else through ``--set``)."""
 from __future__ import annotations
 
 import argparse
 
 from gaplab._errors import ConfigError
+from gaplab.cli import options
+from gaplab.cli import run
+
+NAME = "two_tower_training"
 
 # preset key -> (flag, argparse kwargs) of gaplab train
 TRAIN_FLAGS = {
@@ -43,31 +47,18 @@ def _schedule(text: str) -> list:
   return [mode, *_floats(",".join(vals), "schedules")]
 
 
-def add_parsers(sub, add_size_flags, help_defaults) -> None:
-  t = sub.add_parser("train", help="two-tower training sweep (seeds x temperatures)",
+def add_parser(sub) -> None:
+  p = sub.add_parser("train", help="two-tower training sweep (seeds x temperatures)",
                      description="Train two towers contrastively on synthetic paired data "
                      "for seeds x temperatures (fixed, learnable, scheduled) in one "
                      "compiled program; save the per-step logs, draw the gap over "
                      "training and the final gap vs temperature, print the table. "
                      "Runs simulations/two_tower_training.py; flags override its "
-                     "preset, --set any other key.")
-  s = sub.add_parser("sphere", help="the mismatched-pair sphere toys",
-                     description="The paper's 3-D sphere toy (Fig 3e-g) with and without "
-                     "the swap, and its generalisation to n pairs in D dimensions with a "
-                     "mismatch fraction: loss vs the texts' latitude per logit scale, the "
-                     "optimal gap over (scale, mismatch). Runs "
-                     "simulations/sphere_mismatch.py.")
-  for p, name in ((t, "two_tower_training"), (s, "sphere_mismatch")):
-    add_size_flags(p, "the sizes 'gaplab reproduce --quick' uses (default: full)")
-    p.add_argument("--out", default=None, help=f"new run directory (default: runs/{name})")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing run directory (default: refuse)")
+                     "preset, --set any other key.", formatter_class=options.Defaults)
+  options.add_experiment_flags(p, NAME)
   for key, (fl, kw) in TRAIN_FLAGS.items():
-    t.add_argument(fl, dest=key, **({"default": None} | kw))
-  for p in (t, s):
-    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", default=None,
-                   help="override any other preset key (unknown keys are an error)")
-    help_defaults(p)
+    p.add_argument(fl, dest=key, **({"default": None} | kw))
+  options.add_set(p)
 
 
 def train_overrides(a: argparse.Namespace) -> dict:
@@ -88,4 +79,12 @@ def flag_of(field: str) -> str:
   """The flag that sets ``field`` in gaplab train (else ``--set field``)."""
   if field in TRAIN_FLAGS:
     return TRAIN_FLAGS[field][0]
-  return field if field in ("out", "set") else f"set {field}"
+  return run.preset_flag(field)
+
+
+def command(a) -> None:
+  try:
+    over = train_overrides(a)
+  except ConfigError as e:
+    raise ConfigError(flag_of(e.field), e.message) from None
+  run.command(a, NAME, flag_of, over)
