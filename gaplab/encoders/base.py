@@ -1,4 +1,4 @@
-"""Shared pieces of the random-init encoders: config checks, init laws, the
+"""Shared pieces of the random-init encoders: init laws, the
 ``Encoder`` wrapper (pure ``init``/``apply`` over an NNX graphdef) and the
 pre-LN transformer block used by the ViT and the text encoder."""
 from __future__ import annotations
@@ -10,37 +10,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from gaplab._errors import ConfigError
-
-DTYPES = ("float32", "float64")
-
-
-# ----------------------------------------------------------------- config checks
-def check_int(field: str, value, lo: int = 1) -> None:
-  if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-    raise ConfigError(field, f"expected an integer >= {lo}, got {value!r}")
-
-
-def check_choice(field: str, value, choices) -> None:
-  if value not in choices:
-    raise ConfigError(field, f"expected one of {', '.join(choices)}, got {value!r}")
-
-
-def check_dtype(value) -> None:
-  check_choice("dtype", value, DTYPES)
-  if value == "float64" and not jax.config.jax_enable_x64:
-    raise ConfigError("dtype", "expected float32 unless 64-bit JAX is enabled "
-                      "(jax.config.update('jax_enable_x64', True)), got 'float64'")
-
-
-def from_dict(cls, d: dict):
-  """``cls(**d)``, rejecting keys that are not fields of ``cls``."""
-  names = [f.name for f in dataclasses.fields(cls)]
-  for k in d:
-    if k not in names:
-      raise ConfigError(str(k), f"expected one of {', '.join(names)}, got unknown key {k!r}")
-  return cls(**d)
-
+from gaplab.configs import check_int
 
 # --------------------------------------------------------------------- init laws
 def torch_linear_kernel():

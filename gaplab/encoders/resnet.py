@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gaplab._errors import ConfigError
+from gaplab.configs import Config, check_choice, check_dtype, check_int
 from gaplab.encoders import base
 from gaplab.encoders import batches as enc_inputs
 
@@ -35,7 +36,7 @@ EPS = 1e-5
 
 
 @dataclasses.dataclass(frozen=True)
-class ResNetConfig:
+class ResNetConfig(Config):
   image_size: int = 32
   channels: int = 3
   widths: tuple = (16, 32, 64)
@@ -45,25 +46,23 @@ class ResNetConfig:
   embed_dim: int = 64
   dtype: str = "float32"
 
-  def __post_init__(self):
+  def validate(self):
     for f in ("image_size", "channels", "blocks", "groups", "embed_dim"):
-      base.check_int(f, getattr(self, f))
+      check_int(f, getattr(self, f))
     w = self.widths
     if (not isinstance(w, (tuple, list)) or not w
         or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in w)):
       raise ConfigError("widths", f"expected a non-empty tuple of integers >= 1, got {w!r}")
     object.__setattr__(self, "widths", tuple(w))
-    base.check_choice("norm", self.norm, NORMS)
+    check_choice("norm", self.norm, NORMS)
     if self.norm == "group" and any(v % self.groups for v in w):
       raise ConfigError("groups", f"expected a divisor of every width {w}, got {self.groups}")
     if self.image_size < 2 ** (len(w) - 1):
       raise ConfigError("image_size", f"expected >= {2 ** (len(w) - 1)} for "
                         f"{len(w)} stages, got {self.image_size}")
-    base.check_dtype(self.dtype)
+    check_dtype(self.dtype)
+    return self
 
-  @classmethod
-  def from_dict(cls, d: dict) -> "ResNetConfig":
-    return base.from_dict(cls, d)
 
 
 class BatchNormTrain(nnx.Module):

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gaplab._errors import ConfigError
+from gaplab.configs import Config, check_choice, check_dtype, check_int
 from gaplab.encoders import base
 from gaplab.encoders import batches as enc_inputs
 
@@ -37,7 +38,7 @@ POOLS = ("last", "argmax")
 
 
 @dataclasses.dataclass(frozen=True)
-class TextConfig:
+class TextConfig(Config):
   vocab: int = 1000
   length: int = 16
   dim: int = 64
@@ -47,17 +48,15 @@ class TextConfig:
   pool: str = "last"
   dtype: str = "float32"
 
-  def __post_init__(self):
+  def validate(self):
     for f in ("vocab", "length", "dim", "depth", "heads", "embed_dim"):
-      base.check_int(f, getattr(self, f))
+      check_int(f, getattr(self, f))
     if self.dim % self.heads:
       raise ConfigError("heads", f"expected a divisor of dim {self.dim}, got {self.heads}")
-    base.check_choice("pool", self.pool, POOLS)
-    base.check_dtype(self.dtype)
+    check_choice("pool", self.pool, POOLS)
+    check_dtype(self.dtype)
+    return self
 
-  @classmethod
-  def from_dict(cls, d: dict) -> "TextConfig":
-    return base.from_dict(cls, d)
 
 
 def block_init(dim: int, depth: int) -> base.BlockInit:

@@ -24,12 +24,13 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gaplab._errors import ConfigError
+from gaplab.configs import Config, check_choice, check_dtype, check_int
 from gaplab.encoders import base
 from gaplab.encoders import batches as enc_inputs
 
 
 @dataclasses.dataclass(frozen=True)
-class ViTConfig:
+class ViTConfig(Config):
   image_size: int = 32
   channels: int = 3
   patch: int = 8
@@ -39,19 +40,17 @@ class ViTConfig:
   embed_dim: int = 64
   dtype: str = "float32"
 
-  def __post_init__(self):
+  def validate(self):
     for f in ("image_size", "channels", "patch", "dim", "depth", "heads", "embed_dim"):
-      base.check_int(f, getattr(self, f))
+      check_int(f, getattr(self, f))
     if self.image_size % self.patch:
       raise ConfigError("patch", f"expected a divisor of image_size {self.image_size}, "
                         f"got {self.patch}")
     if self.dim % self.heads:
       raise ConfigError("heads", f"expected a divisor of dim {self.dim}, got {self.heads}")
-    base.check_dtype(self.dtype)
+    check_dtype(self.dtype)
+    return self
 
-  @classmethod
-  def from_dict(cls, d: dict) -> "ViTConfig":
-    return base.from_dict(cls, d)
 
 
 def block_init(dim: int) -> base.BlockInit:
