@@ -1,19 +1,16 @@
-"""Figures, drawn only from saved runs. The only module that imports matplotlib."""
+"""The cone figure (Fig 2b analogue), drawn only from saved runs."""
 from __future__ import annotations
 
 import math
 import os
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gaplab.nets import activations
+from gaplab._errors import ConfigError
 from gaplab.analysis import bands
-from gaplab.io import results# noqa: E402
-from gaplab._errors import ConfigError  # noqa: E402
+from gaplab.io import results
+from gaplab.nets import activations
+from gaplab.plotting import style
 
 CONE_STATS = {
     "mean_cos": "mean cosine over distinct pairs (i != j)",
@@ -35,24 +32,6 @@ def _labels(variants):
   varying = [f for name, f in fields if len({f(v) for v in variants}) > 1]
   varying = varying or [fields[0][1]]
   return [" ".join(f(v) for f in varying) for v in variants]
-
-
-def _colors(n):
-  """Distinct colours: the default cycle up to 10 lines, then tab20, then a
-  continuous map (so no two variants share a colour)."""
-  if n <= 10:
-    return [f"C{i}" for i in range(n)]
-  cmap = plt.get_cmap("tab20" if n <= 20 else "turbo")
-  return [cmap(i if n <= 20 else i / (n - 1)) for i in range(n)]
-
-
-def _save(fig, out_dir, name):
-  os.makedirs(out_dir, exist_ok=True)
-  paths = [os.path.join(out_dir, f"{name}.{ext}") for ext in ("png", "pdf")]
-  for p in paths:
-    fig.savefig(p, dpi=150, bbox_inches="tight")
-  plt.close(fig)
-  return paths
 
 
 def _phase_label(fp: dict) -> str:
@@ -86,9 +65,9 @@ def plot_cone(run_dir: str, out_dir: str | None = None, stat: str = "mean_cos",
     labels = [f"{lab} ({_phase_label(v['fixed_point'][0])})"
               for lab, v in zip(labels, pred.meta["variants"])]
   n_seeds = values.shape[2]
-  fig, axes = plt.subplots(1, len(widths), figsize=(4.6 * len(widths) + 2.6, 4.4),
-                           squeeze=False, sharey=True)
-  colors = _colors(len(labels))
+  fig, axes = style.subplots(1, len(widths), figsize=(4.6 * len(widths) + 2.6, 4.4),
+                             squeeze=False, sharey=True)
+  colors = style.colors(len(labels))
   for ax, wi in zip(axes[0], range(len(widths))):
     for vi, label in enumerate(labels):
       mean, lo, hi = bands.mean_band(values[wi, vi], axis=0)
@@ -115,4 +94,4 @@ def plot_cone(run_dir: str, out_dir: str | None = None, stat: str = "mean_cos",
                f"N={run.meta['resolved']['n_samples']}, {cfg['inputs']} inputs, "
                f"block {cfg['block']}; {band}", fontsize=8)
   fig.tight_layout(rect=(0, 0, 1, 0.97))
-  return _save(fig, out_dir or os.path.join(run_dir, "figures"), name)
+  return style.save(fig, out_dir or os.path.join(run_dir, "figures"), name)

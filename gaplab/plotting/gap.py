@@ -3,13 +3,9 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gaplab.plotting.cone import _colors, _save  # noqa: E402
+from gaplab.plotting import style
 
 
 def plot_gap_at_init(run, fig_dir: str, name: str) -> list[str]:
@@ -18,8 +14,8 @@ def plot_gap_at_init(run, fig_dir: str, name: str) -> list[str]:
   prediction dashed, the sqrt(c_A + c_B) shortcut dotted. Largest width."""
   cfg, a = run.meta["config"], run.arrays
   layers, acts = a["layer"], cfg["activations"]
-  colors = _colors(len(acts))
-  fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), sharey=True)
+  colors = style.colors(len(acts))
+  fig, axes = style.subplots(1, 2, figsize=(13, 4.4), sharey=True)
   for ax, tag, title in zip(axes, ("same", "diff"), ("same inputs to both encoders",
                                                      "different inputs (own per seed)")):
     for vi, act in enumerate(acts):
@@ -42,7 +38,7 @@ def plot_gap_at_init(run, fig_dir: str, name: str) -> list[str]:
                f"{cfg['widths'][-1]}, N={cfg['n_samples']}, {cfg['seeds']} seeds: "
                f"band ±1 sd over seed pairs)", fontsize=9)
   fig.tight_layout()
-  return _save(fig, fig_dir, name)
+  return style.save(fig, fig_dir, name)
 
 
 def plot_init_cones(run, fig_dir: str, name: str) -> list[str]:
@@ -50,8 +46,8 @@ def plot_init_cones(run, fig_dir: str, name: str) -> list[str]:
   seed, and the pooled PCA spectrum with the K − 1 component marked."""
   cfg, a = run.meta["config"], run.arrays
   acts, k = run.meta["networks"], cfg["seeds"]
-  fig, axes = plt.subplots(len(acts), 2, figsize=(11, 3.6 * len(acts)), squeeze=False)
-  colors = _colors(k)
+  fig, axes = style.subplots(len(acts), 2, figsize=(11, 3.6 * len(acts)), squeeze=False)
+  colors = style.colors(k)
   for i, act in enumerate(acts):
     ax = axes[i][0]
     for s in range(k):
@@ -73,7 +69,7 @@ def plot_init_cones(run, fig_dir: str, name: str) -> list[str]:
                + ", ".join(f"{act} {a['within'][i]:.3f} / {a['between'][i]:.3f}"
                            for i, act in enumerate(acts)), fontsize=9)
   fig.tight_layout()
-  return _save(fig, fig_dir, name)
+  return style.save(fig, fig_dir, name)
 
 
 def plot_architectures(run, fig_dir: str, name: str) -> list[str]:
@@ -84,7 +80,7 @@ def plot_architectures(run, fig_dir: str, name: str) -> list[str]:
   encs = cfg["encoders"]
   edges = a["hist_edges"]
   centres = (edges[:-1] + edges[1:]) / 2
-  fig, axes = plt.subplots(2, len(encs), figsize=(4.6 * len(encs), 7.5), squeeze=False)
+  fig, axes = style.subplots(2, len(encs), figsize=(4.6 * len(encs), 7.5), squeeze=False)
   for i, n in enumerate(encs):
     h = a[f"{n}_hist"].sum(0).astype(float)
     ax = axes[0][i]
@@ -110,7 +106,7 @@ def plot_architectures(run, fig_dir: str, name: str) -> list[str]:
   fig.suptitle(f"Random-init encoders on noise inputs ({cfg['seeds']} seeds, "
                f"{cfg['n_inputs']} inputs, {cfg['sizes']} sizes)", fontsize=9)
   fig.tight_layout()
-  return _save(fig, fig_dir, name)
+  return style.save(fig, fig_dir, name)
 
 
 def plot_landscape(run, fig_dir: str, name: str = "landscape") -> list[str]:
@@ -118,8 +114,8 @@ def plot_landscape(run, fig_dir: str, name: str = "landscape") -> list[str]:
   original gap marked (each curve shifted to its own minimum)."""
   a = run.arrays
   scales = a["logit_scales"]
-  colors = _colors(len(scales))
-  fig, ax = plt.subplots(figsize=(6.4, 4.4))
+  colors = style.colors(len(scales))
+  fig, ax = style.subplots(figsize=(6.4, 4.4))
   for j, s in enumerate(scales):
     loss = a["loss"][:, j]
     ax.plot(a["signed_gap"], loss - loss.min(), color=colors[j], lw=1.2,
@@ -134,4 +130,4 @@ def plot_landscape(run, fig_dir: str, name: str = "landscape") -> list[str]:
   ax.legend(fontsize=7)
   ax.grid(alpha=0.3)
   fig.tight_layout()
-  return _save(fig, fig_dir, name)
+  return style.save(fig, fig_dir, name)

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
+import numpy as np
+from matplotlib.colors import ListedColormap
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.patches import Patch, Rectangle  # noqa: E402
-
-from gaplab.io import results# noqa: E402
-from gaplab._errors import ConfigError  # noqa: E402
-from gaplab.plotting.cone import _save  # noqa: E402
+from gaplab._errors import ConfigError
+from gaplab.io import results
+from gaplab.plotting import style
 
 # regime colours follow viridis' ends: closed cone (cos 1) yellow, open purple
 REGIME_COLORS = ("#fde725", "#21918c", "#440154")
@@ -73,7 +70,7 @@ def plot(run_dir: str, out_dir: str, name: str = "phase_diagram") -> list[str]:
   n_a, n_w, n_b = meas.shape
   cell_w = max(0.42, 2.9 / n_w)
   size = (4 * (n_w * cell_w + 0.7), n_a * (n_b * cell_w * 0.9 + 0.75) + 1.4)
-  fig, axes = plt.subplots(n_a, 4, figsize=size, squeeze=False, layout="constrained")
+  fig, axes = style.subplots(n_a, 4, figsize=size, squeeze=False, layout="constrained")
   paper = None
   if PAPER_CELL[0] in sw2 and any(math.isclose(b, PAPER_CELL[1]) for b in sb2):
     paper = (sw2.index(PAPER_CELL[0]),
@@ -125,7 +122,7 @@ def plot(run_dir: str, out_dir: str, name: str = "phase_diagram") -> list[str]:
                aspect=20, pad=0.02).set_label("difference", fontsize=8)
   handles = [Patch(color=c, label=r)
              for c, r in zip(REGIME_COLORS, m["codes"]["regime"])]
-  handles.append(plt.Line2D([], [], color="red", ls="--", label="χ₁ = 1"))
+  handles.append(Line2D([], [], color="red", ls="--", label="χ₁ = 1"))
   if paper is not None:
     handles.append(Patch(fill=False, ec="red", label="paper (σ_w²=1, σ_b²=1/512)"))
   axes[-1, 2].legend(handles=handles, fontsize=6.5, ncol=2, loc="upper center",
@@ -138,4 +135,4 @@ def plot(run_dir: str, out_dir: str, name: str = "phase_diagram") -> list[str]:
       "ordered: closes exponentially within L; critical: χ₁ ≈ 1 or q* = 0 / ∞ "
       "(power law or frozen); chaotic: c* < 1, never closes. "
       "Dashed red: χ₁ = 1 (interpolated between cells)", fontsize=8)
-  return _save(fig, out_dir, name)
+  return style.save(fig, out_dir, name)

@@ -1,13 +1,9 @@
 """Figures of the mismatched-pair sphere toys (matplotlib only here)."""
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gaplab.plotting.cone import _colors, _save  # noqa: E402
+from gaplab.plotting import style
 
 SKETCH_DELTA = 30.0  # latitude of the texts in the sketch panel, degrees
 
@@ -41,8 +37,8 @@ def plot_toy(run, fig_dir: str, name: str) -> list[str]:
   a = run.arrays
   deltas, scales = a["delta_theta_deg"], a["toy_logit_scales"]
   xbar = np.linalg.norm(a["toy_points"].mean(0))
-  colors = _colors(len(scales))
-  fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+  colors = style.colors(len(scales))
+  fig, axes = style.subplots(1, 3, figsize=(15, 4.4))
   _sketch(axes[0], a["toy_points"])
   for w, (ax, title) in enumerate(zip(axes[1:], ("matched texts", "texts 0 and 1 swapped"))):
     for j, s in enumerate(scales):
@@ -64,7 +60,7 @@ def plot_toy(run, fig_dir: str, name: str) -> list[str]:
                "dots: minima (the loss is even in Δθ); legend: each curve's range in nats; "
                f"gap = √(sin²Δθ + (1 − cos Δθ)²|x̄|²), |x̄| = {xbar:.3f}", fontsize=9)
   fig.tight_layout()
-  return _save(fig, fig_dir, name)
+  return style.save(fig, fig_dir, name)
 
 
 def plot_map(run, fig_dir: str, name: str) -> list[str]:
@@ -75,7 +71,7 @@ def plot_map(run, fig_dir: str, name: str) -> list[str]:
   gap = np.median(a["gen_optimal_gap"], axis=0)  # (p, scale)
   excess = np.median(a["gen_excess"], axis=0)
   t = np.median(a["gen_t_star"], axis=0)
-  fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
+  fig, axes = style.subplots(1, 2, figsize=(13, 4.6))
   xs, ys = np.arange(len(scales)), np.arange(len(ps))
   log_excess = np.log10(np.maximum(excess, 1e-6))
   panels = ((gap, gap, "viridis", (0, max(1.0, gap.max())), "optimal gap |mean x − mean y|",
@@ -103,7 +99,7 @@ def plot_map(run, fig_dir: str, name: str) -> list[str]:
                f"{cfg['seeds']} seeds; the gap opens for s > t*(p), never at p = 0",
                fontsize=9)
   fig.tight_layout()
-  return _save(fig, fig_dir, name)
+  return style.save(fig, fig_dir, name)
 
 
 _MIRROR_TITLES = {"matched": "matched labels",
@@ -147,8 +143,8 @@ def plot_mirror(run, fig_dir: str, name: str) -> list[str]:
   the optimal gap vs logit scale for both toys."""
   a, names = run.arrays, run.meta["coords"]["labels"]
   zs, scales = a["mirror_z"], a["mirror_logit_scales"]
-  colors = _colors(len(scales))
-  fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
+  colors = style.colors(len(scales))
+  fig, axes = style.subplots(2, 2, figsize=(13, 9.5))
   for k, ax in enumerate(axes.flat[:len(names)]):
     for j, s in enumerate(scales):
       loss = a["mirror_loss"][k, :, j]
@@ -170,7 +166,7 @@ def plot_mirror(run, fig_dir: str, name: str) -> list[str]:
                "texts (√(1 − z²) u_i, −z); loss(z, s) = L(s(1 − z²)); dots: exact optimum "
                "z = ±√max(0, 1 − t*/s), loss L(min(t*, s))", fontsize=9)
   fig.tight_layout()
-  return _save(fig, fig_dir, name)
+  return style.save(fig, fig_dir, name)
 
 
 def plot_sphere_mismatch(run, fig_dir: str, name: str) -> list[str]:

@@ -3,15 +3,11 @@ from __future__ import annotations
 
 import os
 
-import matplotlib
+import numpy as np
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gaplab.io import results# noqa: E402
-from gaplab.plotting.cone import _save  # noqa: E402
+from gaplab.io import results
+from gaplab.plotting import style
 
 NAME = "theorem1_monotonicity"
 
@@ -30,9 +26,9 @@ def plot_decay(run_dir: str, out_dir: str | None = None) -> list[str]:
   p = a["violations"] / n
   se = np.sqrt(p * (1 - p) / n)
   nr = len(a["r"])
-  fig, axes = plt.subplots(1, nr, figsize=(3.6 * nr + 1.6, 3.8), squeeze=False,
-                           sharey=True)
-  cmap = plt.get_cmap("viridis")
+  fig, axes = style.subplots(1, nr, figsize=(3.6 * nr + 1.6, 3.8), squeeze=False,
+                             sharey=True)
+  cmap = style.cmap("viridis")
   cs = a["c"]
   colors = [cmap(0.9 * (k / max(len(cs) - 1, 1))) for k in range(len(cs))]
   floor = cfg["min_count"] / n
@@ -63,7 +59,7 @@ def plot_decay(run_dir: str, out_dir: str | None = None) -> list[str]:
                f"violation probability, {n} draws per point; zero counts not drawn",
                fontsize=9)
   fig.tight_layout(rect=(0, 0, 1, 0.95))
-  return _save(fig, out_dir or os.path.join(run_dir, "figures"), f"{NAME}_decay")
+  return style.save(fig, out_dir or os.path.join(run_dir, "figures"), f"{NAME}_decay")
 
 
 def _edges(x):
@@ -86,7 +82,7 @@ def plot_map(run_dir: str, out_dir: str | None = None) -> list[str]:
   a, cfg = run.arrays, run.meta["config"]
   n, d = cfg["draws"], a["d_out"][-1]
   p = a["violations"][-1] / n  # (r, c)
-  fig, ax = plt.subplots(figsize=(6.4, 4.8))
+  fig, ax = style.subplots(figsize=(6.4, 4.8))
   r_edges = np.exp(_edges(np.log(a["r"])))
   y_edges = np.clip(_edges(_angle(a["c"])), 0, 180)
   mesh = ax.pcolormesh(r_edges, y_edges, p.T, cmap="magma_r", vmin=0, vmax=1,
@@ -112,4 +108,4 @@ def plot_map(run_dir: str, out_dir: str | None = None) -> list[str]:
   ax.set_title("Theorem 1: violation probability at the largest width\n"
                "(the theorem claims O(1/d_out) below the blue curve only)", fontsize=9)
   fig.tight_layout()
-  return _save(fig, out_dir or os.path.join(run_dir, "figures"), f"{NAME}_map")
+  return style.save(fig, out_dir or os.path.join(run_dir, "figures"), f"{NAME}_map")

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gaplab.analysis import variance# noqa: E402
-from gaplab.plotting.cone import _colors, _save  # noqa: E402
+from gaplab.analysis import variance
+from gaplab.plotting import style
 
 
 def plot(run, est: dict, out_dir: str, name: str) -> list[str]:
@@ -32,7 +28,7 @@ def _theorem(run, s, out_dir, name):
   cfg = run.meta["config"]
   layers = np.arange(1, cfg["depth"] + 1)
   mf = run.arrays["sphere_mf_share_post"][0]
-  fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+  fig, (ax1, ax2) = style.subplots(1, 2, figsize=(11, 4.2))
   series = [("share_post", "R, post-activation (±1 SE)", "C1", "s"),
             ("beta_paper", "β = 1 − tr Var (the paper's)", "k", "^"),
             ("beta", "β̃ = E[x·x']/E|x|²", "0.5", "v")]
@@ -54,17 +50,18 @@ def _theorem(run, s, out_dir, name):
                f"(d = {cfg['input_dim']}), W and b ~ N(0, 1/{cfg['width']}), "
                f"{cfg['seeds']} seeds × {cfg['n_inputs']} inputs, float64", fontsize=9)
   fig.tight_layout()
-  return _save(fig, out_dir, name)
+  return style.save(fig, out_dir, name)
 
 
 def _general(run, s, out_dir, name):
   cfg, sets = run.meta["config"], run.meta["coords"]["sphere_setting"]
   layers = np.arange(1, cfg["depth"] + 1)
   ok = 1 - s["beta"][0] >= 1e-9
-  fig, axes = plt.subplots(1, 1 + len(cfg["sigma_w2s"]), figsize=(5.2 * (1 + len(cfg["sigma_w2s"])), 4.4))
+  n_panels = 1 + len(cfg["sigma_w2s"])
+  fig, axes = style.subplots(1, n_panels, figsize=(5.2 * n_panels, 4.4))
   ax = axes[0]
   norm = s["margin_post"] / np.where(ok, 1 - s["beta"][0], np.nan)  # (2, setting, layer)
-  cmap = plt.get_cmap("viridis")
+  cmap = style.cmap("viridis")
   for j, l in enumerate(layers):
     color = cmap(j / max(len(layers) - 1, 1))
     ax.errorbar(s["omega"][0, :, j], norm[0, :, j], yerr=norm[1, :, j], fmt="o", ms=3,
@@ -108,7 +105,7 @@ def _general(run, s, out_dir, name):
                f"W ~ N(0, σw²/width), b ~ N(0, σb²); ±1 jackknife SE over {cfg['seeds']} "
                "seeds", fontsize=9)
   fig.tight_layout()
-  return _save(fig, out_dir, name)
+  return style.save(fig, out_dir, name)
 
 
 def _fig2b(run, f, out_dir, name):
@@ -121,8 +118,8 @@ def _fig2b(run, f, out_dir, name):
   n = len(labels)
   cols = min(n, 3)
   rows = math.ceil(n / cols)
-  fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows + 0.6),
-                           squeeze=False, sharey=True)
+  fig, axes = style.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows + 0.6),
+                             squeeze=False, sharey=True)
   series = [("share_pre", "R, pre-activation", "C0", "o"),
             ("share_post", "R, post-activation", "C1", "s"),
             ("beta", "β̃ (previous layer)", "k", "^")]
@@ -153,10 +150,10 @@ def _fig2b(run, f, out_dir, name):
   fig.suptitle("Fig 2b's setting, outside Theorem 2's hypotheses (‖U‖² ≈ d, small "
                f"bias): variance shares per layer\n{note}", fontsize=8)
   fig.tight_layout(rect=(0, bottom, 1, 0.95))
-  paths = _save(fig, out_dir, f"{name}_fig2b")
+  paths = style.save(fig, out_dir, f"{name}_fig2b")
 
-  fig, ax = plt.subplots(figsize=(6.4, 4.2))
-  colors = _colors(n)
+  fig, ax = style.subplots(figsize=(6.4, 4.2))
+  colors = style.colors(n)
   for a, label in enumerate(labels):
     m, se = f["margin_pre"][:, a]
     ax.errorbar(layers, m, yerr=se, color=colors[a], marker="o", ms=3, lw=0,
@@ -171,4 +168,4 @@ def _fig2b(run, f, out_dir, name):
   ax.set_title("Fig 2b's setting, pre-activation: points ±1 SE, dotted the identity "
                "s_b²(1 − β̃)/(s_w²E|x|² + s_b²)\n" + note, fontsize=8)
   fig.tight_layout()
-  return paths + _save(fig, out_dir, f"{name}_margin")
+  return paths + style.save(fig, out_dir, f"{name}_margin")

@@ -1,21 +1,17 @@
 """Figures of two-tower training sweeps, drawn from saved runs (matplotlib only here)."""
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gaplab.training import store as train_store# noqa: E402
-from gaplab.plotting.cone import _colors, _save  # noqa: E402
+from gaplab.plotting import style
+from gaplab.training import store as train_store
 
 
-def _band(ax, x, v, color, label, style="-"):
+def _band(ax, x, v, color, label, fmt="-"):
   """Mean over seeds (rows of v) with a ±1 sd band."""
   m = v.mean(0)
   sd = v.std(0, ddof=1) if v.shape[0] > 1 else np.zeros_like(m)
-  ax.plot(x, m, style, color=color, lw=1.4, label=label)
+  ax.plot(x, m, fmt, color=color, lw=1.4, label=label)
   ax.fill_between(x, m - sd, m + sd, color=color, alpha=0.18, lw=0)
 
 
@@ -24,7 +20,7 @@ def gap_curves(run, axes_row, metric="eval_gap", share=0, ylabel="gap |μ_x − 
   steps = np.asarray(run.meta["coords"]["eval_step"])
   labels = run.meta["labels"]
   full = train_store.full_length(run)  # half-length checks are left out here
-  colors = _colors(int(full.sum()))
+  colors = style.colors(int(full.sum()))
   for mi, (ax, m) in enumerate(zip(axes_row, run.meta["coords"]["mismatch"])):
     v = train_store.by_variant(run, metric, share, mi)
     for vi in np.flatnonzero(full):
@@ -41,12 +37,12 @@ def plot_training(run, fig_dir: str, name: str) -> list[str]:
   scheduled runs as markers at their final tau."""
   cfg = run.meta["config"]
   n_m = len(cfg["mismatch"])
-  fig, axes = plt.subplots(2, n_m, figsize=(5.5 * n_m, 8.2), squeeze=False)
+  fig, axes = style.subplots(2, n_m, figsize=(5.5 * n_m, 8.2), squeeze=False)
   gap_curves(run, axes[0])
   taus = np.asarray(cfg["taus"], float)
   n_fixed = len(taus)
   full = train_store.full_length(run)
-  colors = _colors(int(full.sum()))
+  colors = style.colors(int(full.sum()))
   gap, top1 = train_store.summary(run), train_store.summary(run, "eval_top1")
   tau_end = train_store.summary(run, "eval_tau")
   half = np.flatnonzero(~full)  # the fixed taus again at half length, in order
@@ -73,7 +69,7 @@ def plot_training(run, fig_dir: str, name: str) -> list[str]:
                f"{cfg['seeds']} seeds, bands ±1 sd over seeds; evaluation set of "
                f"{cfg['n_eval']} matched pairs)", fontsize=9)
   fig.tight_layout()
-  return _save(fig, fig_dir, name)
+  return style.save(fig, fig_dir, name)
 
 
 def plot_curves(run, fig_dir: str, name: str, title: str) -> list[str]:
@@ -81,8 +77,8 @@ def plot_curves(run, fig_dir: str, name: str, title: str) -> list[str]:
   a row per share setting, a column per mismatch level."""
   cfg, shares = run.meta["config"], run.meta["shares"]
   n_m = len(cfg["mismatch"])
-  fig, axes = plt.subplots(2 * len(shares), n_m, figsize=(5.5 * n_m, 3.8 * 2 * len(shares)),
-                           squeeze=False)
+  fig, axes = style.subplots(2 * len(shares), n_m,
+                             figsize=(5.5 * n_m, 3.8 * 2 * len(shares)), squeeze=False)
   for si, share in enumerate(shares):
     gap_curves(run, axes[2 * si], share=si, ylabel=f"gap (share={share})")
     gap_curves(run, axes[2 * si + 1], "eval_top1", share=si, ylabel=f"top-1 (share={share})")
@@ -90,4 +86,4 @@ def plot_curves(run, fig_dir: str, name: str, title: str) -> list[str]:
   fig.suptitle(f"{title} ({cfg['seeds']} seeds, bands ±1 sd; evaluation set of "
                f"{cfg['n_eval']} matched pairs)", fontsize=9)
   fig.tight_layout()
-  return _save(fig, fig_dir, name)
+  return style.save(fig, fig_dir, name)
