@@ -1,4 +1,5 @@
-"""Theorem 2: the check end to end (tiny), the variance decomposition against
+"""Theorem 2: the check end to end (tiny), the per-seed moments of the random
+MLP against a NumPy layer loop, the variance decomposition against
 NumPy brute force, unbiasedness of the ANOVA correction, β from moments, the
 proof's bound on brute-force Monte Carlo, the mean-field shares against closed
 forms, claims that fail on wrong data, and one-line errors for bad input."""
@@ -72,6 +73,54 @@ def test_claims_fail_when_the_data_break_the_bound(tiny_run):
   assert not passed[next(n for n in passed if "R >= β (the paper's" in n)]
   assert not passed[next(n for n in passed if n.startswith("general setting (") )]
   assert passed[next(n for n in passed if "E|h^(l)|² = 1" in n)]
+
+
+def _moments_numpy(keys, act, w_std, b_std, sphere, width, depth, input_dim, n_inputs):
+  """mlp_moments' statistics from a float64 NumPy layer loop on the same draws."""
+  p = max(width, input_dim)
+  per = []
+  for key in keys:
+    x = np.asarray(jax.random.normal(jax.random.fold_in(key, 0), (n_inputs, input_dim)))
+    x = x / np.linalg.norm(x, axis=1, keepdims=True) if sphere else x
+    x = np.pad(x, ((0, 0), (0, p - input_dim)))
+    rows = []
+    for l in range(depth):
+      wb = np.asarray(jax.random.normal(jax.random.fold_in(jax.random.fold_in(key, 1), l + 1),
+                                        (p + 1, width)))
+      z = x @ (wb[:p] * w_std[l]) + b_std * wb[p]
+      y = act(z)
+      sq = np.sum(x * x, axis=1)
+      g = x @ x.T
+      norm = np.linalg.norm(x, axis=1, keepdims=True)  # a dead ReLU row counts as u = 0
+      u = np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
+      rows.append(dict(prev_sq=sq.mean(), prev_off=g[~np.eye(n_inputs, dtype=bool)].mean(),
+                       prev_cos_diag=np.mean(u @ u.T), pre_m=z.mean(0), post_m=y.mean(0),
+                       pre_within=z.var(0, ddof=1).mean(), post_within=y.var(0, ddof=1).mean()))
+      x = np.pad(y, ((0, 0), (0, p - width)))
+    per.append({k: np.stack([r[k] for r in rows]) for k in rows[0]})
+  out = {k: np.stack([s[k] for s in per]) for k in per[0]}
+  for kind in ("pre", "post"):
+    m = out.pop(f"{kind}_m")
+    m = m - m.mean(0)
+    out[f"{kind}_g_diag"] = np.sum(m * m, -1)
+    out[f"{kind}_g_row"] = np.sum(m * m.sum(0), -1)
+  return out
+
+
+@pytest.mark.parametrize("index, sphere, input_dim", [(0, 1.0, 6), (1, 0.0, 3)])
+def test_mlp_moments_match_a_numpy_layer_loop(index, sphere, input_dim):
+  # inputs wider (6) and narrower (3) than the layers (4): both paddings
+  width, depth, n_inputs = 4, 3, 5
+  keys = jax.vmap(jax.random.fold_in, (None, 0))(jax.random.key(3), jnp.arange(4))
+  w_std, b_std = np.array([0.9, 0.5, 0.7]), 0.3
+  got = variance.mlp_moments(keys, index, jnp.asarray([np.nan, np.nan]), jnp.asarray(w_std),
+                             b_std, sphere, acts=("relu", "tanh"), width=width, depth=depth,
+                             input_dim=input_dim, n_inputs=n_inputs, batch=2)
+  act = (lambda z: np.maximum(z, 0), np.tanh)[index]
+  want = _moments_numpy(keys, act, w_std, b_std, sphere, width, depth, input_dim, n_inputs)
+  assert set(got) == set(want)
+  for k in want:
+    np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-12, err_msg=k)
 
 
 def _brute(h):

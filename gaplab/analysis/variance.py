@@ -34,6 +34,7 @@ import numpy as np
 import scipy.special
 
 from gaplab.nets import activations
+from gaplab.nets import mlp
 from gaplab.theory import meanfield as mf
 from gaplab._errors import ConfigError
 
@@ -91,25 +92,29 @@ def mlp_moments(keys, index, params, w_std, b_std, sphere, *, acts, width, depth
   f64, p = jnp.float64, max(width, input_dim)
   branches = [lambda z, f=activations.get(a).fn, i=i: f(z, params[i])
               for i, a in enumerate(acts)]
+  phi = lambda z: jax.lax.switch(index, branches, z)
+
+  def collect(x, z, y):
+    return {"prev": layer_moments(x), "pre": coord_moments(z), "post": coord_moments(y)}
 
   def one_seed(key):
     wkey = jax.random.fold_in(key, 1)
 
-    def layer(x, inp):
-      l, s = inp
-      # layer 1 runs in the scan too: x_0 is zero-padded to p columns, so the
-      # extra weight rows multiply zeros
+    def draw(entry):
+      # drawn inside the loop: drawn before it, one seed's (depth, p + 1, width)
+      # weights would outweigh the (N, p) activations the seed batch is sized
+      # for. Layer 1 runs in the loop too: x_0 is zero-padded to p columns (and
+      # every narrower layer output by ``mlp.forward``), so the extra weight
+      # rows multiply zeros.
+      l, s = entry
       wb = jax.random.normal(jax.random.fold_in(wkey, l), (p + 1, width), f64)
-      z = x @ (wb[:p] * s) + b_std * wb[p]
-      y = jax.lax.switch(index, branches, z)
-      out = {"prev": layer_moments(x)}
-      out["pre"], out["post"] = coord_moments(z), coord_moments(y)
-      return jnp.pad(y, ((0, 0), (0, p - width))), out
+      return wb[:p] * s, b_std * wb[p]
 
     x0 = jax.random.normal(jax.random.fold_in(key, 0), (n_inputs, input_dim), f64)
     x0 = jnp.where(sphere > 0, x0 / jnp.linalg.norm(x0, axis=1, keepdims=True), x0)
     x0 = jnp.pad(x0, ((0, 0), (0, p - input_dim)))
-    return jax.lax.scan(layer, x0, (jnp.arange(1, depth + 1), w_std))[1]
+    return mlp.forward(x0, (jnp.arange(1, depth + 1), w_std), phi, weights=draw,
+                       collect=collect)[1]
 
   s = jax.lax.map(one_seed, keys, batch_size=batch)  # vmapped in seed batches
   out = dict(zip(("prev_sq", "prev_off", "prev_cos_diag"), s["prev"]))

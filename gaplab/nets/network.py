@@ -2,11 +2,24 @@
 
 The variants that share an init family share one base draw per layer and differ
 by a per-variant scale, so each affine map is one matmul on a (V*N, fan_in)
-stack. Block orders (the paper's):
+stack. Block orders (the paper's, ``gaplab.nets.mlp.block``):
 
 * ``linear-act`` (default): h' = phi(h W1 + b1); maxout: max(h W1 + b1, h W2 + b2)
 * ``act-linear``:           h' = phi(h) W1 + b1
 * ``linear-act-linear``:    h' = phi(h W1 + b1) W2 + b2
+
+This is the MLP of ``gaplab.nets.mlp`` (the single-network layer
+``mlp.layer``, phi(h W + b), and the depth loop ``mlp.forward``), batched over
+variants: variant v's W is ``scale_v * base`` with one shared ``base``, and the
+engine computes its pre-activation as ``(h @ base) * scale_v`` (one matmul for
+all V variants) rather than ``h @ (scale_v * base)``. The two are equal in exact
+arithmetic but not bitwise (the scale is rounded in at a different point), so
+the affine map here stays its own and the cone engine's numbers are unchanged;
+only the block orders are shared (``mlp.block``). The single-network form of
+one variant lives in ``gaplab.nets.mlp``: ``mlp.layer`` / ``mlp.forward`` on
+the (W, b) = (scale * base, ...) that ``gaplab.cone.engine.explicit_weights``
+returns (``tests/test_mlp.py`` checks that it gives the engine's outputs;
+``tests/reference.py`` is the float64 NumPy form of every block).
 """
 from __future__ import annotations
 
@@ -15,6 +28,7 @@ import jax.numpy as jnp
 
 from gaplab.nets import activations
 from gaplab.nets import inits
+from gaplab.nets import mlp
 
 MAP_KEYS = ("w1", "bn1", "bu1", "w2", "bn2", "bu2")
 
@@ -81,6 +95,8 @@ def family_apply(h, bases: LayerBases, p, *, segments, family: str, block: str,
                                                 p, rows, precision)
 
   def phi(z):
+    if z.ndim == 2:  # act-linear's first layer: the shared inputs, per variant
+      z = jnp.broadcast_to(z, (segments[-1][2],) + z.shape)
     parts = []
     for name, start, stop in segments:
       act, rows = activations.get(name), slice(start, stop)
@@ -92,15 +108,7 @@ def family_apply(h, bases: LayerBases, p, *, segments, family: str, block: str,
         parts.append(act.fn(zs, p["act"][rows][:, None, None]))
     return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=0)
 
-  if block == "linear-act":
-    return phi(aff(h, 1))
-  if block == "act-linear":
-    v = segments[-1][2]
-    return aff(phi(h if h.ndim == 3 else jnp.broadcast_to(h, (v,) + h.shape)), 1)
-  if block == "linear-act-linear":
-    return aff(phi(aff(h, 1)), 2)
-  raise ValueError(f"Expected a block in (linear-act, act-linear, "
-                   f"linear-act-linear), got {block!r}")
+  return mlp.block(block, h, aff, phi)
 
 
 def layer_key(weight_key, layer: int):

@@ -6,8 +6,8 @@ it reads (``gaplab.contrastive.pairs``). Every kind vmaps over a leading seed ax
 
 MLP tower (the foundation's random MLP, Fig 2b's init law, then CLIP's linear
 projection): depth layers h <- phi(h W + b), W ~ N(0, sigma_w^2 / fan_in),
-b ~ N(0, sigma_b^2), the depth - 1 square layers a ``lax.scan``; then
-emb = h P, P ~ N(0, 1 / width), no bias. Params:
+b ~ N(0, sigma_b^2), the depth - 1 square layers a ``lax.scan`` (the forward
+pass is ``gaplab.nets.mlp``); then emb = h P, P ~ N(0, 1 / width), no bias. Params:
 ``{"inp": {"w", "b"}, "hidden": {"w": (L-1, W, W), "b": (L-1, W)}, "proj": {"w"}}``.
 
 Encoder towers (``resnet``, ``vit``, ``text``) are ``gaplab.encoders`` (flax
@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from gaplab.nets import activations
+from gaplab.nets import mlp
 from gaplab.contrastive import pairs
 from gaplab._errors import ConfigError
 
@@ -81,14 +82,12 @@ def mlp_init(cfg: MLPConfig, key, dtype=jnp.float32) -> dict:
 
 
 def mlp_apply(cfg: MLPConfig, params: dict, view):
+  """The tower's forward pass (``gaplab.nets.mlp``) at HIGHEST matmul precision."""
   spec = activations.parse(cfg.activation)
   phi = lambda z: activations.get(spec.name).fn(z, spec.param)
-  h = phi(jnp.matmul(view, params["inp"]["w"], precision=_HIGHEST) + params["inp"]["b"])
-
-  def layer(h, wb):
-    return phi(jnp.matmul(h, wb[0], precision=_HIGHEST) + wb[1]), None
-
-  h, _ = jax.lax.scan(layer, h, (params["hidden"]["w"], params["hidden"]["b"]))
+  h = mlp.layer(view, params["inp"]["w"], params["inp"]["b"], phi, _HIGHEST)
+  h, _ = mlp.forward(h, (params["hidden"]["w"], params["hidden"]["b"]), phi,
+                     precision=_HIGHEST)
   return jnp.matmul(h, params["proj"]["w"], precision=_HIGHEST)
 
 
