@@ -13,11 +13,11 @@ import math
 from gaplab.configs import (DTYPES, Config, check_bool, check_choice, check_distinct,
                             check_dtype, check_int, check_int_list, check_number_list)
 from gaplab.nets import activations
-from gaplab.nets import inits
+from gaplab.nets import inits, mlp
 from gaplab._errors import ConfigError
 from gaplab.cone.stats import MAX_PAIRWISE_SAMPLES
 
-BLOCKS = ("linear-act", "act-linear", "linear-act-linear")
+BLOCKS = mlp.BLOCKS
 INPUT_KINDS = ("gaussian", "uniform")
 PRECISIONS = ("default", "highest")
 PAPER_SIGMA_B = 1.0 / math.sqrt(512)  # the paper's bias std at width 512

@@ -32,6 +32,7 @@ from gaplab.nets import activations
 from gaplab.nets import mlp
 from gaplab.contrastive import pairs
 from gaplab._errors import ConfigError
+from gaplab.configs import Config, check_int, check_number
 
 KINDS = ("mlp", "resnet", "vit", "text")
 SHARES = ("none", "all", "hidden")
@@ -48,7 +49,7 @@ class Tower:
 
 
 @dataclasses.dataclass(frozen=True)
-class MLPConfig:
+class MLPConfig(Config):
   view_dim: int = 64
   width: int = 128
   depth: int = 3
@@ -57,17 +58,14 @@ class MLPConfig:
   sigma_w: float = 1.0
   sigma_b: float = 1 / math.sqrt(512)
 
-  def __post_init__(self):
+  def validate(self):
     for f in ("view_dim", "width", "depth", "embed_dim"):
-      v = getattr(self, f)
-      if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ConfigError(f, f"expected an integer >= 1, got {v!r}")
+      check_int(f, getattr(self, f))
     if activations.get(activations.parse(self.activation).name).arity != 1:
       raise ConfigError("activation", f"expected an elementwise activation, got {self.activation!r}")
     for f in ("sigma_w", "sigma_b"):
-      v = getattr(self, f)
-      if not (math.isfinite(v) and v >= 0):
-        raise ConfigError(f, f"expected a finite value >= 0, got {v!r}")
+      check_number(f, getattr(self, f))
+    return self
 
 
 def mlp_init(cfg: MLPConfig, key, dtype=jnp.float32) -> dict:
