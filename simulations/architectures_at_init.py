@@ -36,6 +36,7 @@ from gaplab import encoders, paper
 from gaplab.harness import checks
 from gaplab.io import provenance
 from gaplab.io import results
+from gaplab.io import tables
 from gaplab.cone import stats
 from gaplab._errors import ConfigError
 from gaplab.harness.experiment import experiment_main
@@ -117,18 +118,18 @@ def report(run_dir: str) -> str:
            f"{cfg['seeds']} seeds, {cfg['n_inputs']} noise inputs, {cfg['sizes']} sizes "
            f"(gaplab.encoders), {run.meta['provenance']['elapsed_s']:.0f} s. Final "
            "embedding, mean cosine over distinct pairs (mean ± sd over seeds) and the "
-           "smallest pairwise cosine; the paper's values are for full CLIP sizes.", "",
-           "| encoder | mean cos | min cos | paper (random init, noise) | "
-           "per layer (mean over seeds) |", "|---|---|---|---|---|"]
+           "smallest pairwise cosine; the paper's values are for full CLIP sizes.", ""]
+  rows = []
   for n in cfg["encoders"]:
     m = a[f"{n}_mean_cos"]
     per_layer = ", ".join(f"{name} {v:.2f}" for name, v in
                           zip(run.meta["encoders"][n]["layers"], m.mean(0)))
     sd = m[:, -1].std(ddof=1) if m.shape[0] > 1 else float("nan")
-    lines.append(f"| {n} | {m[:, -1].mean():.3f} ± {sd:.3f} | "
-                 f"{a[f'{n}_min_cos'][:, -1].min():.3f} | {paper.cite(PAPER[n])} | "
-                 f"{per_layer} |")
-  lines += [""] + paper.footnotes([PAPER[n] for n in cfg["encoders"]])
+    rows.append((n, f"{m[:, -1].mean():.3f} ± {sd:.3f}", f"{a[f'{n}_min_cos'][:, -1].min():.3f}",
+                 paper.cite(PAPER[n]), per_layer))
+  lines += [tables.table(["encoder", "mean cos", "min cos", "paper (random init, noise)",
+                          "per layer (mean over seeds)"], rows), ""]
+  lines += paper.footnotes([PAPER[n] for n in cfg["encoders"]])
   return "\n".join(lines) + "\n"
 
 

@@ -40,6 +40,7 @@ from gaplab.cone import presets
 from gaplab.cone import store as cone
 from gaplab.plotting import cone as plotting
 from gaplab.io import results
+from gaplab.io import tables
 from gaplab.theory import predictions as theory
 from gaplab import paper as gpaper
 from gaplab.cone.config import ConeConfig
@@ -108,13 +109,10 @@ def report(run_dir: str) -> str:
       "'distinct' excludes the diagonal. 'seed sd' is the spread of single "
       "runs: the paper's numbers come from one run. The paper column names each "
       "number's source (footnotes below the table).", "",
-      "| activation | layer | paper (one run; source) | gaplab (diag) | seed sd | "
-      "gaplab (distinct) | mean-field (diag) |",
-      "|---|---|---|---|---|---|---|",
   ]
   th = _theory(run_dir)
   pred = results.load_run(th).arrays["mean_cos_diag"] if th else None
-  cited = []
+  cited, rows = [], []
   for (act, layer), key in PAPER.items():
     if act not in names or layer > depth:
       continue
@@ -127,9 +125,10 @@ def report(run_dir: str) -> str:
     sd = np.std(run.arrays["mean_cos_diag"][0, vi, :, layer], ddof=1) \
         if n_seeds > 1 else float("nan")
     mf = f"{pred[0, vi, layer]:.3f}" if pred is not None else "–"
-    lines.append(f"| {act} | {layer} | {gpaper.cite(key)} | {cells[0]} | {sd:.3f} | "
-                 f"{cells[1]} | {mf} |")
-  lines += [""] + gpaper.footnotes(cited)
+    rows.append((act, layer, gpaper.cite(key), cells[0], f"{sd:.3f}", cells[1], mf))
+  lines += [tables.table(["activation", "layer", "paper (one run; source)", "gaplab (diag)",
+                          "seed sd", "gaplab (distinct)", "mean-field (diag)"], rows),
+            ""] + gpaper.footnotes(cited)
   final = run.arrays["mean_cos"][0, :, :, depth].mean(axis=1)
   gap = run.arrays["one_minus_mean_cos"][0, :, :, depth].mean(axis=1)
   lines += ["", f"Layer {depth}, distinct pairs, mean cos (1 − mean cos, "

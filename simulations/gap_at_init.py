@@ -37,9 +37,7 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -47,13 +45,14 @@ import numpy as np
 from gaplab.harness import checks
 from gaplab.cone import engine
 from gaplab.analysis import gap
-from gaplab.nets import inputs
 from gaplab.theory import propagation
 from gaplab.io import provenance
 from gaplab.io import results
+from gaplab.io import tables
 from gaplab.theory import predictions as theory
 from gaplab._errors import ConfigError
 from gaplab.cone.config import ConeConfig
+from gaplab.harness import experiment
 from gaplab.harness.experiment import experiment_main
 
 NAME = "gap_at_init"
@@ -146,15 +145,11 @@ def _encoder_gaps(name: str, cfg: dict) -> dict:
 
 def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
   cfg = config(size, **overrides)
-  results.check_writable(out, overwrite)
-  if cfg["dtype"] == "float64":
-    checks.enable_x64()
+  experiment.start(cfg, out, overwrite)
   t0 = time.perf_counter()
-  x = inputs.shared_gaussian(cfg["input_seed"], cfg["n_samples"], cfg["input_dim"])
   arrays = {}
-  with tempfile.TemporaryDirectory() as tmp:
-    np.save(os.path.join(tmp, "x.npy"), x)
-    for tag, source in (("same", os.path.join(tmp, "x.npy")), ("diff", "gaussian")):
+  with experiment.shared_inputs(cfg) as (x, path):
+    for tag, source in (("same", path), ("diff", "gaussian")):
       cc = cone_config(cfg, source)
       for k, v in _measure(cc).items():
         arrays[f"{tag}_{k}"] = v
@@ -208,28 +203,30 @@ def report(run_dir: str) -> str:
            f"N = {cfg['n_samples']} inputs, depth {L}, {prov['dtype']}, "
            f"{prov['elapsed_s']:.0f} s. Layer {L}: measured gap (mean ± sd over seed "
            "pairs), the mean-field prediction sqrt(c_A + c_B − 2 E[φ]²/E[φ²]), the "
-           "shortcut sqrt(c_A + c_B) and the centroids' measured cosine.", "",
-           "| data | width | activation | gap | predicted | sqrt(c_A + c_B) | "
-           "mu_A.mu_B (pred.) |", "|---|---|---|---|---|---|---|"]
+           "shortcut sqrt(c_A + c_B) and the centroids' measured cosine.", ""]
+  rows = []
   for t, mode in zip(("same", "diff"), MODES):
     for wi, w in enumerate(cfg["widths"]):
       for vi, act in enumerate(cfg["activations"]):
         g = a[f"{t}_gap"][wi, :, vi, -1]
         c = a[f"{t}_c"][wi, :, vi, -1].mean()
-        lines.append(f"| {mode} | {w} | {act} | {g.mean():.3f} ± {g.std(ddof=1):.3f} | "
-                     f"{a[f'{t}_pred_gap'][vi, -1]:.3f} | {math.sqrt(2 * c):.3f} | "
+        rows.append((mode, w, act, f"{g.mean():.3f} ± {g.std(ddof=1):.3f}",
+                     f"{a[f'{t}_pred_gap'][vi, -1]:.3f}", f"{math.sqrt(2 * c):.3f}",
                      f"{a[f'{t}_cross'][wi, :, vi, -1].mean():.3f} "
-                     f"({a[f'{t}_pred_cross'][vi, -1]:.3f}) |")
+                     f"({a[f'{t}_pred_cross'][vi, -1]:.3f})"))
+  lines.append(tables.table(["data", "width", "activation", "gap", "predicted",
+                             "sqrt(c_A + c_B)", "mu_A.mu_B (pred.)"], rows))
   if cfg["encoders"]:
     lines += ["", f"Random-init encoders ({cfg['encoder_sizes']} sizes, `gaplab.encoders`), "
               "final embedding: each ends in a zero-mean random projection, so "
-              "mu_A.mu_B ~ 0 and the shortcut sqrt(c_A + c_B) is the prediction.", "",
-              "| data | encoder | gap | sqrt(c_A + c_B) | mu_A.mu_B |", "|---|---|---|---|---|"]
+              "mu_A.mu_B ~ 0 and the shortcut sqrt(c_A + c_B) is the prediction.", ""]
+    rows = []
     for t, mode in zip(("same", "diff"), MODES):
       for n in cfg["encoders"]:
         g, c = a[f"enc_{n}_{t}_gap"], a[f"enc_{n}_{t}_c"].mean()
-        lines.append(f"| {mode} | {n} | {g.mean():.3f} ± {g.std(ddof=1):.3f} | "
-                     f"{math.sqrt(2 * c):.3f} | {a[f'enc_{n}_{t}_cross'].mean():.3f} |")
+        rows.append((mode, n, f"{g.mean():.3f} ± {g.std(ddof=1):.3f}",
+                     f"{math.sqrt(2 * c):.3f}", f"{a[f'enc_{n}_{t}_cross'].mean():.3f}"))
+    lines.append(tables.table(["data", "encoder", "gap", "sqrt(c_A + c_B)", "mu_A.mu_B"], rows))
   return "\n".join(lines) + "\n"
 
 

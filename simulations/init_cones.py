@@ -39,22 +39,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 from gaplab.harness import checks
 from gaplab.cone import engine
-from gaplab.nets import inputs
 from gaplab.io import provenance
 from gaplab.io import results
+from gaplab.io import tables
 from gaplab.analysis import seed_embeddings as seeds
 from gaplab.analysis import variance
 from gaplab._errors import ConfigError
 from gaplab.cone.config import ConeConfig
+from gaplab.harness import experiment
 from gaplab.harness.experiment import experiment_main
 
 NAME = "init_cones"
@@ -79,16 +78,12 @@ def config(size: str = "full", **overrides) -> dict:
 
 def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
   cfg = config(size, **overrides)
-  results.check_writable(out, overwrite)
-  if cfg["dtype"] == "float64":
-    checks.enable_x64()
+  experiment.start(cfg, out, overwrite)
   t0 = time.perf_counter()
-  x = inputs.shared_gaussian(cfg["input_seed"], cfg["n_samples"], cfg["input_dim"])
-  with tempfile.TemporaryDirectory() as tmp:
-    np.save(os.path.join(tmp, "x.npy"), x)
+  with experiment.shared_inputs(cfg) as (_, path):
     cc = ConeConfig(activations=tuple(cfg["activations"]), sigma_w=(cfg["sigma_w"],),
                     sigma_b=(cfg["sigma_b"],), depth=cfg["depth"], widths=(cfg["width"],),
-                    inputs=os.path.join(tmp, "x.npy"), seeds=cfg["seeds"],
+                    inputs=path, seeds=cfg["seeds"],
                     seed=cfg["seed"], pairwise=False, dtype=cfg["dtype"])
     emb, _ = engine.embeddings(cc)  # (K, V, N, width)
     # the same seeds' layer L - 1 (same keys, so the same weights up to it)
@@ -178,9 +173,8 @@ def report(run_dir: str) -> str:
            "evidence for the theorem. The MLPs end in an activation; for ReLU the "
            "proof of Theorem 2 gives R >= 1 − ω(1 − β̃)π/(π − 1), hence R >= β̃, "
            f"wherever ω <= {variance.OMEGA_MAX:.3f} (theory_checks/theorem2_variance.py "
-           "checks it); tanh is outside the theorem (ReLU only).", "",
-           "| network | within-seed cos | between-seed cos | seed accuracy | drop at K−1 "
-           "| R (Theorem 2) | β̃ | ω | R vs β̃ |", "|---|---|---|---|---|---|---|---|---|"]
+           "checks it); tanh is outside the theorem (ReLU only).", ""]
+  rows = []
   for i, net in enumerate(run.meta["networks"]):
     beta, om = a["beta"][i], a["omega"][i]
     if not net.startswith("mlp "):
@@ -190,9 +184,12 @@ def report(run_dir: str) -> str:
              if om <= variance.OMEGA_MAX else "proof's condition fails (ω > 0.68)")
     else:
       rel = "outside the theorem (not ReLU)"
-    lines.append(f"| {net} | {a['within'][i]:.4f} | {a['between'][i]:.4f} | "
-                 f"{a['accuracy'][i]:.3f} | {a['drop'][i]:.3g} | {_near1(a['share'][i])} ± "
-                 f"{a['share_se'][i]:.2g} | {_near1(beta)} | {om:.3f} | {rel} |")
+    rows.append((net, f"{a['within'][i]:.4f}", f"{a['between'][i]:.4f}",
+                 f"{a['accuracy'][i]:.3f}", f"{a['drop'][i]:.3g}",
+                 f"{_near1(a['share'][i])} ± {a['share_se'][i]:.2g}", _near1(beta), f"{om:.3f}",
+                 rel))
+  lines.append(tables.table(["network", "within-seed cos", "between-seed cos", "seed accuracy",
+                             "drop at K−1", "R (Theorem 2)", "β̃", "ω", "R vs β̃"], rows))
   return "\n".join(lines) + "\n"
 
 

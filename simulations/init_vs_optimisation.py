@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 from gaplab import paper
 from gaplab.harness import checks
 from gaplab.io import results
+from gaplab.io import tables
 from gaplab.training import presets
 from gaplab.training import store as train_store
+from gaplab.harness import experiment
 from gaplab.harness.experiment import experiment_main
 
 NAME = "init_vs_optimisation"
@@ -62,14 +62,8 @@ def config(size: str = "full", **overrides) -> dict:
   return train_store.validate(cfg, variants)
 
 
-def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
-  return train_store.run_experiment(sys.modules[__name__], out, size, overwrite, overrides)
-
-
-def figures(run_dir: str, fig_dir: str) -> list[str]:
-  from gaplab.plotting import train as plot_train
-  return plot_train.plot_curves(results.load_run(run_dir), fig_dir, NAME,
-                                "Gap over training, plain vs amended at init")
+run = train_store.runner(sys.modules[__name__])
+figures = experiment.curves_figures(NAME, "Gap over training, plain vs amended at init")
 
 
 def report(run_dir: str) -> str:
@@ -85,12 +79,12 @@ def report(run_dir: str) -> str:
            "training, and after half the steps; how far the seed-mean gap moved over the "
            f"last 20%. Paper (CLIP, 3 seeds): plain {p[0]:.4g} -> {p[1]:.4g}, amended "
            f"{p[2]:.4g} -> {p[3]:.4g} ({paper.source(keys[0])}).", "",
-           "| mismatch | model | gap at init | final gap | half the steps | moved, last 20% | "
-           "final top-1 |", "|---|---|---|---|---|---|---|"]
-  for (_, mi, vi), c in train_store.final_cells(run).items():
-    lines.append(f"| {cfg['mismatch'][mi]:g} | {run.meta['labels'][vi]} | {c['init']} | "
-                 f"{c['final']} | {c['half']} | {c['moved']} | {c['top1']} |")
-  lines += [""] + train_store.plateau_lines(run) + [""]
+           tables.table(["mismatch", "model", "gap at init", "final gap", "half the steps",
+                         "moved, last 20%", "final top-1"],
+                        [(f"{cfg['mismatch'][mi]:g}", run.meta["labels"][vi], c["init"],
+                          c["final"], c["half"], c["moved"], c["top1"])
+                         for (_, mi, vi), c in train_store.final_cells(run).items()]), ""]
+  lines += train_store.plateau_lines(run) + [""]
   for mi, m in enumerate(cfg["mismatch"]):
     opened = g1[0, mi, 1, 0] - g0[0, mi, 1, 0]
     verb = ("re-opens" if opened > train_store.PLATEAU_TOL else "closes further"

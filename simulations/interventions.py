@@ -42,8 +42,10 @@ import sys
 
 from gaplab.harness import checks
 from gaplab.io import results
+from gaplab.io import tables
 from gaplab.training import presets
 from gaplab.training import store as train_store
+from gaplab.harness import experiment
 from gaplab.harness.experiment import experiment_main
 
 NAME = "interventions"
@@ -77,14 +79,8 @@ def config(size: str = "full", **overrides) -> dict:
   return train_store.validate(cfg, variants, cfg["shares"])
 
 
-def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
-  return train_store.run_experiment(sys.modules[__name__], out, size, overwrite, overrides)
-
-
-def figures(run_dir: str, fig_dir: str) -> list[str]:
-  from gaplab.plotting import train as plot_train
-  return plot_train.plot_curves(results.load_run(run_dir), fig_dir, NAME,
-                                "Interventions on the gap during training")
+run = train_store.runner(sys.modules[__name__])
+figures = experiment.curves_figures(NAME, "Interventions on the gap during training")
 
 
 def report(run_dir: str) -> str:
@@ -96,15 +92,14 @@ def report(run_dir: str) -> str:
            f"{cfg['seeds']} seeds (the same for every row), {cfg['steps']} steps, "
            f"{prov['elapsed_s']:.0f} s. Final evaluation gap (mean ± sd over seeds), its "
            "change from the baseline of the same sharing and mismatch, final tau and top-1.",
-           "", "| towers | mismatch | intervention | final tau | final gap | vs baseline | "
-           "final top-1 |", "|---|---|---|---|---|---|---|"]
-  for si, share in enumerate(run.meta["shares"]):
-    for mi, m in enumerate(cfg["mismatch"]):
-      for vi, label in enumerate(run.meta["labels"]):
-        lines.append(f"| {'shared' if share == 'all' else share} | {m:g} | {label} | "
-                     f"{tau[si, mi, vi, 0]:.3g} | {g[si, mi, vi, 0]:.3f} ± {g[si, mi, vi, 1]:.3f} | "
-                     f"{g[si, mi, vi, 0] - g[si, mi, 0, 0]:+.3f} | {top[si, mi, vi, 0]:.3f} |")
-  lines += [""] + train_store.plateau_lines(run)
+           ""]
+  rows = [("shared" if share == "all" else share, f"{m:g}", label, f"{tau[si, mi, vi, 0]:.3g}",
+           f"{g[si, mi, vi, 0]:.3f} ± {g[si, mi, vi, 1]:.3f}",
+           f"{g[si, mi, vi, 0] - g[si, mi, 0, 0]:+.3f}", f"{top[si, mi, vi, 0]:.3f}")
+          for si, share in enumerate(run.meta["shares"]) for mi, m in enumerate(cfg["mismatch"])
+          for vi, label in enumerate(run.meta["labels"])]
+  lines += [tables.table(["towers", "mismatch", "intervention", "final tau", "final gap",
+                          "vs baseline", "final top-1"], rows), ""] + train_store.plateau_lines(run)
   lines += ["", "Part (b) of the criterion is not tested here (no half-length twins): the "
             "baseline is the same run as two_tower_training's tau = "
             f"{cfg['tau']:g}, whose report gives its training-length check."]

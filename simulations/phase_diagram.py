@@ -65,6 +65,7 @@ from gaplab.nets import activations
 from gaplab.analysis import bands
 from gaplab.cone import store as cone
 from gaplab.io import results
+from gaplab.io import tables
 from gaplab.theory import predictions as theory
 from gaplab._errors import ConfigError
 from gaplab.cone.config import ConeConfig
@@ -401,44 +402,39 @@ def report(run_dir: str) -> str:
       f"### Measured vs predicted at layer {depth}", "",
       f"'agree': |measured − predicted| ≤ seed half-band + {AGREE} (finite-width "
       f"bias is O(1/width) = O({1 / width:.1g}) per layer).", "",
-      "| activation | cells | agree | median abs diff | max abs diff | worst cell "
-      "(σ_w², σ_b²): measured [band] vs predicted |",
-      "|---|---|---|---|---|---|",
   ]
+  rows = []
   for i, name in enumerate(names):
     d = np.abs(diff[i])
     w, b = np.unravel_index(np.nanargmax(d), d.shape)
-    lines.append(
-        f"| {name} | {d.size} | {int(agree[i].sum())} | {np.nanmedian(d):.3f} | "
-        f"{np.nanmax(d):.3f} | ({sw2[w]:g}, {_fmt_b2(sb2[b])}): {meas[i, w, b]:.3f} "
-        f"[{a['measured_lo'][i, w, b, 1]:.3f}, {a['measured_hi'][i, w, b, 1]:.3f}] "
-        f"vs {pred[i, w, b]:.3f} |")
+    rows.append((name, d.size, int(agree[i].sum()), f"{np.nanmedian(d):.3f}",
+                 f"{np.nanmax(d):.3f}",
+                 f"({sw2[w]:g}, {_fmt_b2(sb2[b])}): {meas[i, w, b]:.3f} "
+                 f"[{a['measured_lo'][i, w, b, 1]:.3f}, {a['measured_hi'][i, w, b, 1]:.3f}] "
+                 f"vs {pred[i, w, b]:.3f}"))
+  lines.append(tables.table(["activation", "cells", "agree", "median abs diff", "max abs diff",
+                             "worst cell (σ_w², σ_b²): measured [band] vs predicted"], rows))
   lines += [
       "", "### Phases", "",
       "Counts of cells per regime (in brackets: propagation.fixed_point's phase, "
-      "which does not depend on L); measured cosine at layer L per regime.", "",
-      "| activation | ordered | critical | chaotic | measured cos at L: ordered | "
-      "critical | chaotic |", "|---|---|---|---|---|---|---|"]
-  for i, name in enumerate(names):
-    cnt = [f"{int((regime[i] == r).sum())} [{int((phase[i] == r).sum())}]"
-           for r in range(3)]
-    rng = [_range(meas[i][regime[i] == r]) for r in range(3)]
-    lines.append(f"| {name} | " + " | ".join(cnt + rng) + " |")
-  tot = [f"{int((regime == r).sum())} [{int((phase == r).sum())}]" for r in range(3)]
-  lines.append("| all | " + " | ".join(tot + [_range(meas[regime == r])
-                                              for r in range(3)]) + " |")
+      "which does not depend on L); measured cosine at layer L per regime.", ""]
+  count = lambda reg, ph: [f"{int((reg == r).sum())} [{int((ph == r).sum())}]" for r in range(3)]
+  rows = [[name] + count(regime[i], phase[i]) + [_range(meas[i][regime[i] == r]) for r in range(3)]
+          for i, name in enumerate(names)]
+  rows.append(["all"] + count(regime, phase) + [_range(meas[regime == r]) for r in range(3)])
+  lines.append(tables.table(["activation", "ordered", "critical", "chaotic",
+                             "measured cos at L: ordered", "critical", "chaotic"], rows))
   lines += ["", "By regime and reason (the critical class is where the fixed-point "
-            "picture degenerates; each reason behaves differently):", "",
-            "| regime | reason | activation | cells | measured cos at L | predicted "
-            "| cells (σ_w², σ_b²) |", "|---|---|---|---|---|---|---|"]
+            "picture degenerates; each reason behaves differently):", ""]
+  rows = []
   for k, why in enumerate(REASONS):
     for i, name in enumerate(names):
       sel = reason[i] == k
       if sel.any():
-        lines.append(
-            f"| {REGIMES[regime[i][sel][0]]} | {why} | {name} | {int(sel.sum())} | "
-            f"{_range(meas[i][sel])} | {_range(pred[i][sel])} | "
-            f"{_cells(sel, sw2, sb2, limit=4)} |")
+        rows.append((REGIMES[regime[i][sel][0]], why, name, int(sel.sum()), _range(meas[i][sel]),
+                     _range(pred[i][sel]), _cells(sel, sw2, sb2, limit=4)))
+  lines.append(tables.table(["regime", "reason", "activation", "cells", "measured cos at L",
+                             "predicted", "cells (σ_w², σ_b²)"], rows))
   # the answer
   closed, opened = meas >= CLOSED, meas < OPEN
   lines += ["", "### Is the cone effect general across initialisations?", ""]

@@ -79,8 +79,10 @@ from gaplab.harness import checks
 from gaplab.contrastive import mirror_toy
 from gaplab.io import provenance
 from gaplab.io import results
+from gaplab.io import tables
 from gaplab.contrastive import sphere
 from gaplab._errors import ConfigError
+from gaplab.harness import experiment
 from gaplab.harness.experiment import experiment_main
 
 NAME = "sphere_mismatch"
@@ -148,9 +150,7 @@ def _optima(loss, gap, thetas, loss_zero):
 
 def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
   cfg = config(size, **overrides)
-  results.check_writable(out, overwrite)
-  if cfg["dtype"] == "float64":
-    checks.enable_x64()
+  experiment.start(cfg, out, overwrite)
   import jax.numpy as jnp
   dtype = jnp.dtype(cfg["dtype"])
   t0 = time.perf_counter()
@@ -267,30 +267,27 @@ def report(run_dir: str) -> str:
   lines = [f"## {TITLE}", "",
            f"Paper toy (6 pairs on S², Δθ step {cfg['delta_step']:g}°): |Δθ| of the loss "
            "minimum (the loss is even in Δθ), the gap there, loss(Δθ = 0) − min, and the "
-           "exact optimum arccos(min(1, t*/s)).", "",
-           "| texts | logit scale | argmin \\|Δθ\\| | gap at min | loss(0) − min | exact |",
-           "|---|---|---|---|---|---|"]
+           "exact optimum arccos(min(1, t*/s)).", ""]
+  rows = []
   for w, sw in enumerate(SWAPS):
     for j, s in enumerate(a["toy_logit_scales"]):
       exact = np.rad2deg(np.arccos(min(1.0, a["toy_t_star"][w] / s)))
-      lines.append(f"| {'swapped' if sw else 'matched'} (t* = {_fmt_t(a['toy_t_star'][w])})"
-                   f" | {s:g} | {a['toy_argmin_deg'][w, j]:g}° | "
-                   f"{a['toy_gap_at_min'][w, j]:.3f} | {a['toy_excess'][w, j]:.4g} | "
-                   f"{exact:.1f}° |")
+      rows.append((f"{'swapped' if sw else 'matched'} (t* = {_fmt_t(a['toy_t_star'][w])})",
+                   f"{s:g}", f"{a['toy_argmin_deg'][w, j]:g}°", f"{a['toy_gap_at_min'][w, j]:.3f}",
+                   f"{a['toy_excess'][w, j]:.4g}", f"{exact:.1f}°"))
+  lines.append(tables.table(["texts", "logit scale", "argmin \\|Δθ\\|", "gap at min",
+                             "loss(0) − min", "exact"], rows))
   t = a["gen_t_star"]
   lines += ["", f"Generalisation: n = {cfg['n']} pairs in D = {cfg['d']}, {cfg['seeds']} seeds, "
             f"θ step {cfg['theta_step']:g}°, {run.meta['provenance']['elapsed_s']:.1f} s in all. "
             "Median over seeds of the optimal gap (measured at the grid minimum); "
             "the effective-scale minimiser t* (median [min, max]): the gap opens for "
-            "scales above t*.", "",
-            "| p (m) | t* | " + " | ".join(f"s={s:.3g}" for s in a["logit_scales"]) + " |",
-            "|---" * (len(a["logit_scales"]) + 2) + "|"]
+            "scales above t*.", ""]
   med = np.median(a["gen_optimal_gap"], axis=0)
-  for k, p in enumerate(a["ps"]):
-    tk = t[:, k]
-    lines.append(f"| {p:g} ({a['counts'][k]}) | {_fmt_t(np.median(tk))} "
-                 f"[{_fmt_t(tk.min())}, {_fmt_t(tk.max())}] | "
-                 + " | ".join(f"{v:.3f}" for v in med[k]) + " |")
+  rows = [(f"{p:g} ({a['counts'][k]})",
+           f"{_fmt_t(np.median(t[:, k]))} [{_fmt_t(t[:, k].min())}, {_fmt_t(t[:, k].max())}]",
+           *(f"{v:.3f}" for v in med[k])) for k, p in enumerate(a["ps"])]
+  lines.append(tables.table(["p (m)", "t*", *(f"s={s:.3g}" for s in a["logit_scales"])], rows))
   dev = np.max(np.abs(a["gen_optimal_gap"] - a["gen_gap_star"]))
   lines += ["", f"Largest |grid optimal gap − exact gap(arccos(t*/s))| over all cells: "
             f"{dev:.2g}; largest excess loss(0) − min: {a['gen_excess'].max():.3g} nats."]
@@ -311,13 +308,13 @@ def _mirror_report(run) -> list[str]:
            "[0,1,2,8,4,5,6,7,8] (as executed: what the notebook's tuple swap on a torch "
            "tensor computes). |z| of the loss minimum (the loss is even in z), the gap "
            "there (= 2|z|), loss(z = 0) − min, and the exact |z*| = √max(0, 1 − t*/s).", "",
-           "| labels (t*) | logit scale | argmin \\|z\\| | gap at min | loss(0) − min | "
-           "exact \\|z*\\| |", "|---|---|---|---|---|---|"]
-  for k, name in enumerate(names):
-    for j, s in enumerate(scales):
-      lines.append(f"| {_MIRROR_NAMES[name]} (t* = {_fmt_t(t[k])}) | {s:g} | "
-                   f"{a['mirror_argmin_z'][k, j]:.3g} | {a['mirror_gap_at_min'][k, j]:.3f} | "
-                   f"{a['mirror_excess'][k, j]:.4g} | {a['mirror_z_star'][k, j]:.3f} |")
+           tables.table(["labels (t*)", "logit scale", "argmin \\|z\\|", "gap at min",
+                         "loss(0) − min", "exact \\|z*\\|"],
+                        [(f"{_MIRROR_NAMES[name]} (t* = {_fmt_t(t[k])})", f"{s:g}",
+                          f"{a['mirror_argmin_z'][k, j]:.3g}",
+                          f"{a['mirror_gap_at_min'][k, j]:.3f}",
+                          f"{a['mirror_excess'][k, j]:.4g}", f"{a['mirror_z_star'][k, j]:.3f}")
+                         for k, name in enumerate(names) for j, s in enumerate(scales)])]
   # the comparison: does the grid minimum have a gap exactly where s > t*?
   toy_open = a["toy_argmin_deg"] > 0
   toy_pred = a["toy_logit_scales"][None] > a["toy_t_star"][:, None]

@@ -52,6 +52,7 @@ import numpy as np
 from gaplab import paper
 from gaplab.harness import checks
 from gaplab.io import results
+from gaplab.io import tables
 from gaplab.training import presets
 from gaplab.training import store as train_store
 from gaplab._errors import ConfigError
@@ -98,8 +99,7 @@ def config(size: str = "full", **overrides) -> dict:
   return train_store.validate(cfg, variants)
 
 
-def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
-  return train_store.run_experiment(sys.modules[__name__], out, size, overwrite, overrides)
+run = train_store.runner(sys.modules[__name__])
 
 
 def figures(run_dir: str, fig_dir: str) -> list[str]:
@@ -146,11 +146,11 @@ def report(run_dir: str) -> str:
            "(mean ± sd over seeds), the same run at half the steps (its schedule "
            "compressed), how far the seed-mean gap moved over the last 20% of training, "
            "final tau and top-1 retrieval.", "",
-           "| mismatch | variant | final tau | gap at init | final gap | half the steps | "
-           "moved, last 20% | final top-1 |", "|---|---|---|---|---|---|---|---|"]
-  for (_, mi, vi), c in train_store.final_cells(run).items():
-    lines.append(f"| {cfg['mismatch'][mi]:g} | {run.meta['labels'][vi]} | {c['tau']} | "
-                 f"{c['init']} | {c['final']} | {c['half']} | {c['moved']} | {c['top1']} |")
+           tables.table(["mismatch", "variant", "final tau", "gap at init", "final gap",
+                         "half the steps", "moved, last 20%", "final top-1"],
+                        [(f"{cfg['mismatch'][mi]:g}", run.meta["labels"][vi], c["tau"],
+                          c["init"], c["final"], c["half"], c["moved"], c["top1"])
+                         for (_, mi, vi), c in train_store.final_cells(run).items()])]
   lines += ["", "Paper (CLIP fine-tuned on MSCOCO at fixed tau, one run each): gap "
             + ", ".join(f"{paper.value(k):g} at tau = {t:.3g}"
                         for t, k in zip(paper.FINETUNE_TAUS, paper.FINETUNE_KEYS))

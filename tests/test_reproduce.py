@@ -55,3 +55,50 @@ def test_experiment_file_rejects_unknown_keys(capsys, tmp_path):
   err = capsys.readouterr().err
   assert rc == 2 and "argument --set dept: unknown key" in err
   assert not os.path.exists(tmp_path / "o")
+
+
+def _stub(claims=None, fail=None):
+  """A module with the runnable-file interface that computes nothing."""
+  import types
+  from gaplab.harness import checks
+  m = types.ModuleType("stub", "A stub file.\n\nMore text.")
+  m.NAME = "stub"
+
+  def run(out, size, overwrite, **overrides):
+    if fail:
+      raise ConfigError(fail, "expected a good value, got a bad one")
+    return f"{out}-{size}"
+  m.run = run
+  m.figures = lambda path, fig_dir: [fig_dir + "/a.png"]
+  m.report = lambda path: f"## report of {path}"
+  if claims is not None:
+    m.claims = lambda path: [checks.Claim(f"c{i}", "1", "2", ok) for i, ok in enumerate(claims)]
+  return m
+
+
+@pytest.mark.parametrize("claims, rc", [([True, True], 0), ([True, False], 1)])
+def test_check_main_prints_report_then_claims_and_exits_on_them(capsys, claims, rc):
+  from gaplab.harness import checks
+  assert checks.check_main(_stub(claims), ["--quick", "--out", "o"]) == rc
+  out = capsys.readouterr().out.splitlines()
+  assert out[:2] == ["wrote o-quick/figures/a.png", "## report of o-quick"]
+  assert out[2:4] == ["| check | claim | measured | expected | result |", "|---|---|---|---|---|"]
+  assert out[4:] == [f"| stub | c{i} | 1 | 2 | {'pass' if ok else 'FAIL'} |"
+                     for i, ok in enumerate(claims)]
+
+
+def test_experiment_main_prints_the_report(capsys):
+  from gaplab.harness import experiment
+  assert experiment.experiment_main(_stub(), ["--out", "o"]) == 0
+  assert capsys.readouterr().out == "wrote o-full/figures/a.png\n## report of o-full\n"
+
+
+@pytest.mark.parametrize("field, arg", [("out", "--out"), ("seeds", "--set seeds")])
+def test_file_mains_name_the_bad_argument_in_one_line(capsys, field, arg):
+  from gaplab.harness import checks, experiment
+  for main, folder, mod in ((experiment.experiment_main, "simulations", _stub(fail=field)),
+                            (checks.check_main, "theory_checks", _stub([True], fail=field))):
+    assert main(mod, ["--tiny", "--out", "o"]) == 2
+    io = capsys.readouterr()
+    assert io.out == "" and io.err == (f"python {folder}/stub.py: error: argument {arg}: "
+                                       "expected a good value, got a bad one\n")

@@ -35,9 +35,7 @@ width 1024 except those below the floor (deep sigmoid and GELU layers).
 from __future__ import annotations
 
 import math
-import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -45,9 +43,10 @@ import numpy as np
 from gaplab.analysis import bands
 from gaplab.harness import checks
 from gaplab.analysis import fits
-from gaplab.nets import inputs
+from gaplab.harness import experiment
 from gaplab.io import provenance
 from gaplab.io import results
+from gaplab.io import tables
 
 NAME = "mean_field_vs_simulation"
 TITLE = "Mean-field theory vs finite-width networks: deviation against width"
@@ -94,16 +93,9 @@ def _validate(cfg):
 def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
   from gaplab.cone import engine
   from gaplab.theory import predictions as theory
-  cfg = checks.resolve(PRESET, SIZES, size, overrides)
-  _validate(cfg)
-  results.check_writable(out, overwrite)
-  checks.enable_x64()
+  cfg = checks.start(sys.modules[__name__], out, size, overwrite, overrides, _validate)
   t0 = time.perf_counter()
-  x = inputs.shared_gaussian(cfg["input_seed"], cfg["n_samples"], cfg["input_dim"],
-                             "float64")
-  with tempfile.TemporaryDirectory() as tmp:
-    path = os.path.join(tmp, "inputs.npy")
-    np.save(path, x)
+  with experiment.shared_inputs(cfg, "float64") as (x, path):
     cone_cfg = cone_config(cfg, path)
     cone_cfg.validate()  # bad activation names etc. fail before any work
     measured = engine.run(cone_cfg)
@@ -215,10 +207,8 @@ def report(run_dir: str) -> str:
            f"{cfg['n_samples']} x {cfg['input_dim']}, float64, "
            f"{prov['device']['platform']}, {prov['elapsed_s']:.0f} s. Deviation = "
            "measured - predicted 1 - mean cos (distinct pairs), RMS over seeds "
-           "and layers 1..L; theory: slope -1/2 (fluctuations), bias O(1/width).", "",
-           "| activation | phase (ξc) | RMS dev. " + " | ".join(f"w={w}" for w in widths)
-           + " | slope | worst layer at largest width: |mean − pred| / band |",
-           "|---|---|" + "---|" * len(widths) + "---|---|"]
+           "and layers 1..L; theory: slope -1/2 (fluctuations), bias O(1/width).", ""]
+  rows = []
   for v, act in enumerate(cfg["activations"]):
     fp = run.meta["fixed_points"][v]
     ratio = np.abs(s["mean"][-1, v, 1:] - a["predicted_omc"][v, 1:]) / np.maximum(
@@ -226,10 +216,13 @@ def report(run_dir: str) -> str:
     ratio = np.where(s["below"][v], 0, ratio)
     worst = int(np.argmax(ratio)) + 1
     f = s["slopes"][v]
-    lines.append(f"| {act} | {fp['phase']} ({fp['xi_c']:.3g}) | "
-                 + " | ".join(f"{r:.2g}" for r in s["rms"][:, v])
-                 + f" | {f.slope:.2f} ± {f.slope_se:.2f} | layer {worst}: "
-                 f"{ratio[worst - 1]:.2f} |")
+    rows.append((act, f"{fp['phase']} ({fp['xi_c']:.3g})", *(f"{r:.2g}" for r in s["rms"][:, v]),
+                 f"{f.slope:.2f} ± {f.slope_se:.2f}", f"layer {worst}: {ratio[worst - 1]:.2f}"))
+  # (the last title's |...| is not escaped: the text stays as it always was)
+  header = ["activation", "phase (ξc)", f"RMS dev. w={widths[0]}",
+            *(f"w={w}" for w in widths[1:]), "slope",
+            "worst layer at largest width: |mean − pred| / band"]
+  lines.append(tables.table(header, rows))
   return "\n".join(lines) + "\n"
 
 

@@ -39,6 +39,7 @@ from gaplab.analysis import fits
 from gaplab.theory import meanfield
 from gaplab.io import provenance
 from gaplab.io import results
+from gaplab.io import tables
 from gaplab._errors import ConfigError
 
 NAME = "theorem1_monotonicity"
@@ -164,10 +165,7 @@ def draw_cosines(key, us, v, d_out, *, width, draws, batch):
 
 
 def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
-  cfg = checks.resolve(PRESET, SIZES, size, overrides)
-  _validate(cfg)
-  results.check_writable(out, overwrite)
-  checks.enable_x64()
+  cfg = checks.start(sys.modules[__name__], out, size, overwrite, overrides, _validate)
   start = time.time()
   s, n = float(cfg["v_norm"]), cfg["draws"]
   rr, cc = (np.asarray(cfg[k], np.float64) for k in ("r", "c"))
@@ -316,10 +314,8 @@ def report(run_dir: str) -> str:
            f"{prov['elapsed_s']:.1f} s. Tail slope: weighted log-log fit of "
            f"P[violation] on the last {cfg['fit_points']} d_out with ≥ {m} "
            "violations (binomial errors), the asserted one; 'all' fits every "
-           "resolved d_out. max d·p is the empirical O(1/d_out) constant.", "",
-           f"| r | bound | c | p(d_out={d[0]}) | max d·p (d_out) | p(d_out={d[-1]}) | "
-           "tail slope (d_out) | all-resolved slope |", "|---|---|---|---|---|---|---|---|"]
-  unresolved = []
+           "resolved d_out. max d·p is the empirical O(1/d_out) constant.", ""]
+  unresolved, rows = [], []
   for j, r in enumerate(a["r"]):
     for k, c in enumerate(a["c"]):
       counts = a["violations"][:, j, k]
@@ -330,9 +326,12 @@ def report(run_dir: str) -> str:
         unresolved.append(f"({r:g}, {c:g}) {counts.max()}")
         continue
       dp = d * counts / n
-      lines.append(f"| {r:g} | {a['bound'][j]:.3f} | {c:g} | {counts[0] / n:.4f} | "
-                   f"{dp.max():.2f} ({d[np.argmax(dp)]}) | {counts[-1]}/{n} | "
-                   f"{_slope(f)} | {_slope(cell_fit(d, counts, n, cfg, points=0))} |")
+      rows.append((f"{r:g}", f"{a['bound'][j]:.3f}", f"{c:g}", f"{counts[0] / n:.4f}",
+                   f"{dp.max():.2f} ({d[np.argmax(dp)]})", f"{counts[-1]}/{n}", _slope(f),
+                   _slope(cell_fit(d, counts, n, cfg, points=0))))
+  lines.append(tables.table(["r", "bound", "c", f"p(d_out={d[0]})", "max d·p (d_out)",
+                             f"p(d_out={d[-1]})", "tail slope (d_out)", "all-resolved slope"],
+                            rows))
   if unresolved:
     lines += ["", f"Below the bound, fewer than 2 d_out with ≥ {m} violations (the "
               f"claim holds if the last d_out has < {m}); (r, c) and the largest "

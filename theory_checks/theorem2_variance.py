@@ -68,6 +68,7 @@ from gaplab.analysis import bands
 from gaplab.harness import checks
 from gaplab.io import provenance
 from gaplab.io import results
+from gaplab.io import tables
 from gaplab.analysis import variance
 from gaplab._errors import ConfigError
 
@@ -412,13 +413,13 @@ def report(run_dir: str) -> str:
            f"ReLU, width {cfg['width']}, U uniform on the unit sphere of R^{cfg['input_dim']}, "
            f"W and b with variance 1/{cfg['width']}, depth {cfg['depth']}, N = "
            f"{cfg['n_inputs']} inputs per seed.", "",
-           "| layer | E|h^(l−1)|² | β (paper) | β̃ | ω | R post | bound | R post, mean "
-           "field | R pre |", "|---|---|---|---|---|---|---|---|---|"]
-  for j in _shown(layers):
-    lines.append(f"| {layers[j]} | {s['q_prev'][0, 0, j]:.4f} | {_pm(s, 'beta_paper', 0, j)} | "
-                 f"{_f(s['beta'][0, 0, j])} | {s['omega'][0, 0, j]:.4f} | "
-                 f"{_pm(s, 'share_post', 0, j)} | {_f(s['bound'][0, 0, j])} | "
-                 f"{_f(mf['share_post'][0, j])} | {_pm(s, 'share_pre', 0, j)} |")
+           tables.table(["layer", "E|h^(l−1)|²", "β (paper)", "β̃", "ω", "R post", "bound",
+                         "R post, mean field", "R pre"],
+                        [(layers[j], f"{s['q_prev'][0, 0, j]:.4f}", _pm(s, "beta_paper", 0, j),
+                          _f(s["beta"][0, 0, j]), f"{s['omega'][0, 0, j]:.4f}",
+                          _pm(s, "share_post", 0, j), _f(s["bound"][0, 0, j]),
+                          _f(mf["share_post"][0, j]), _pm(s, "share_pre", 0, j))
+                         for j in _shown(layers)])]
   ok = 1 - s["beta"][0, 0] >= SATURATED
   dev = np.where(ok, np.abs(_zscores(s["share_post"][0, 0] - mf["share_post"][0],
                                      s["share_post"][1, 0])), 0)
@@ -442,10 +443,8 @@ def report(run_dir: str) -> str:
             "With a small bias the weights carry the pre-activation variance (ω -> 1) "
             "and the bound can fail; deep ReLU layers settle at ω = σ_w²/2. Since ReLU "
             "is homogeneous, ‖U‖² = d with σ_b² = 1/d (Fig 2b) is the cell σ_b² = "
-            "(1/d)/width here.", "",
-            "| σ_w² | σ_b² × width | ω, layer 2 | ω, last layer | min (R − β̃)/(1 − β̃) "
-            "(layer) | layers with R < β̃ − 3 SE | min (R − bound)/SE |",
-            "|---|---|---|---|---|---|---|"]
+            "(1/d)/width here.", ""]
+  rows = []
   below = (s["margin_post"][0] < -3 * s["margin_post"][1]) & (1 - s["beta"][0] >= SATURATED)
   for i, st in enumerate(sets):
     okr = 1 - s["beta"][0, i] >= SATURATED
@@ -453,9 +452,12 @@ def report(run_dir: str) -> str:
     j = int(np.argmin(m))
     lb = ", ".join(str(layers[q]) for q in np.flatnonzero(below[i])) or "none"
     tb = np.min(np.where(okr, _zscores(*s["margin_bound"][:, i]), np.inf))
-    lines.append(f"| {st['sigma_w2']:g} | {st['bias_ratio']:g} | "
-                 f"{s['omega'][0, i, min(1, len(layers) - 1)]:.3f} | "
-                 f"{s['omega'][0, i, -1]:.3f} | {m[j]:+.3f} ({layers[j]}) | {lb} | {tb:.1f} |")
+    rows.append((f"{st['sigma_w2']:g}", f"{st['bias_ratio']:g}",
+                 f"{s['omega'][0, i, min(1, len(layers) - 1)]:.3f}",
+                 f"{s['omega'][0, i, -1]:.3f}", f"{m[j]:+.3f} ({layers[j]})", lb, f"{tb:.1f}"))
+  lines.append(tables.table(["σ_w²", "σ_b² × width", "ω, layer 2", "ω, last layer",
+                             "min (R − β̃)/(1 − β̃) (layer)", "layers with R < β̃ − 3 SE",
+                             "min (R − bound)/SE"], rows))
   om = s["omega"][0][below]
   lines += ["", (f"R falls below β̃ by more than 3 SE in {int(below.sum())} of {below.size} "
                  f"(setting, layer) cells, all at ω >= {om.min():.3f}" if below.any() else
@@ -477,14 +479,12 @@ def _fig2b_report(run, f, z) -> list[str]:
            "checks the estimator, not the theorem. The post-activation share is "
            "outside the theorem's hypotheses here (ω ≈ 1 at early layers) and is "
            "reported.", "",
-           "| activation | layer | β̃ | ω | R pre | identity | R post | c̄ |",
-           "|---|---|---|---|---|---|---|---|"]
-  for a, st in enumerate(sets):
-    for j in _shown(layers):
-      lines.append(f"| {st['label']} | {layers[j]} | {_pm(f, 'beta', a, j)} | "
-                   f"{f['omega'][0, a, j]:.4f} | {_pm(f, 'share_pre', a, j)} | "
-                   f"{f['pred_pre'][0, a, j]:.4f} | {_pm(f, 'share_post', a, j)} | "
-                   f"{f['cos_mean'][0, a, j]:.4f} |")
+           tables.table(["activation", "layer", "β̃", "ω", "R pre", "identity", "R post", "c̄"],
+                        [(st["label"], layers[j], _pm(f, "beta", a, j),
+                          f"{f['omega'][0, a, j]:.4f}", _pm(f, "share_pre", a, j),
+                          f"{f['pred_pre'][0, a, j]:.4f}", _pm(f, "share_post", a, j),
+                          f"{f['cos_mean'][0, a, j]:.4f}")
+                         for a, st in enumerate(sets) for j in _shown(layers)])]
   post = np.where(1 - f["beta"][0] >= SATURATED, f["margin_post"][0], np.inf)
   a, j = np.unravel_index(np.argmin(post), post.shape)
   t = np.where(1 - f["beta"][0] >= SATURATED, _zscores(*f["margin_cos"]), np.inf)

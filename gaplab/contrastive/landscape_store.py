@@ -11,6 +11,7 @@ from gaplab.nets import inputs
 from gaplab.contrastive import landscape as ls
 from gaplab.io import provenance
 from gaplab.io import results
+from gaplab.io import tables
 from gaplab._errors import ConfigError
 
 
@@ -66,11 +67,11 @@ def run_and_save(x, y, out: str, *, sources: dict, overwrite: bool = False,
 
 def report(run_dir: str) -> str:
   a = results.load_run(run_dir).arrays
-  lines = [f"original gap {float(a['original_gap']):.4f}; {int(a['n_batches'])} batches",
-           "| logit scale | argmin delta | signed gap there | loss there |",
-           "|---|---|---|---|"]
+  rows = []
   for j, s in enumerate(a["logit_scales"]):
     i = int(np.argmin(a["loss"][:, j]))
-    lines.append(f"| {s:g} | {a['argmin_delta'][j]:g} | {a['argmin_signed_gap'][j]:.4f} | "
-                 f"{a['loss'][i, j]:.4f} |")
-  return "\n".join(lines)
+    rows.append((f"{s:g}", f"{a['argmin_delta'][j]:g}", f"{a['argmin_signed_gap'][j]:.4f}",
+                 f"{a['loss'][i, j]:.4f}"))
+  return "\n".join([f"original gap {float(a['original_gap']):.4f}; {int(a['n_batches'])} batches",
+                    tables.table(["logit scale", "argmin delta", "signed gap there",
+                                  "loss there"], rows)])

@@ -16,12 +16,12 @@ and prints one pass/fail table. A failed claim is exit status 1.
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 from gaplab.io import results
-from gaplab.precision import enable_x64  # noqa: F401  (the checks' float64 switch)
+from gaplab.io import tables
+from gaplab.precision import enable_x64  # (the checks' float64 switch)
 from gaplab._errors import ConfigError
-from gaplab.harness.experiment import SIZES, file_parser, parse_overrides
+from gaplab.harness.experiment import SIZES, file_main
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,18 +62,28 @@ def resolve(preset: dict, sizes: dict, size: str, overrides: dict,
   return cfg
 
 
+def start(module, out: str, size: str, overwrite: bool, overrides: dict,
+          validate=None) -> dict:
+  """What a check's ``run`` does before any work: its config (``module``'s
+  PRESET and SIZES, ``overrides``, then ``validate(cfg)`` if given), refusing an
+  existing ``out`` (unless ``overwrite``), float64 on. Returns the config."""
+  cfg = resolve(module.PRESET, module.SIZES, size, overrides)
+  if validate is not None:
+    validate(cfg)
+  results.check_writable(out, overwrite)
+  enable_x64()
+  return cfg
+
+
 def save_claims(claims) -> list[dict]:
   return [dataclasses.asdict(c) for c in claims]
 
 
 def table(rows) -> str:
   """``rows``: (check name, Claim) pairs -> a Markdown pass/fail table."""
-  lines = ["| check | claim | measured | expected | result |",
-           "|---|---|---|---|---|"]
-  for check, c in rows:
-    lines.append(f"| {check} | {c.name} | {c.measured} | {c.expected} | "
-                 f"{'pass' if c.passed else 'FAIL'} |")
-  return "\n".join(lines)
+  return tables.table(["check", "claim", "measured", "expected", "result"],
+                      [(check, c.name, c.measured, c.expected, "pass" if c.passed else "FAIL")
+                       for check, c in rows])
 
 
 def load(run_dir: str, name: str):
@@ -85,24 +95,16 @@ def load(run_dir: str, name: str):
 
 
 def check_main(module, argv=None) -> int:
-  """``python theory_checks/NAME.py [--quick|--tiny] --out DIR [--set k=v]``.
+  """``python theory_checks/NAME.py [--quick|--tiny] --out DIR [--set k=v]``:
+  the report, then the claims' pass/fail table.
 
   Exit status: 0 every claim holds, 1 a claim fails, 2 bad input.
   """
-  p = file_parser(module, "theory_checks", "the sizes 'gaplab check --quick' uses")
-  a = p.parse_args(argv)
-  try:
-    path = module.run(a.out, a.size or "full", a.overwrite, **parse_overrides(a.set))
-    for f in module.figures(path, path + "/figures"):
-      print(f"wrote {f}")
-    claims = module.claims(path)
-  except ConfigError as e:
-    arg = "--out" if e.field == "out" else f"--set {e.field}"
-    print(f"{p.prog}: error: argument {arg}: {e.message}", file=sys.stderr)
-    return 2
-  print(module.report(path))
-  print(table([(module.NAME, c) for c in claims]))
-  return 0 if all(c.passed for c in claims) else 1
+  def claims(path):
+    rows = module.claims(path)
+    return table([(module.NAME, c) for c in rows]), 0 if all(c.passed for c in rows) else 1
+  return file_main(module, "theory_checks", "the sizes 'gaplab check --quick' uses", argv,
+                   after=claims)
 
 
 def run_checks(mods: dict, names, *, size: str = "quick", out: str, overwrite: bool = False,

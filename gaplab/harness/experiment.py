@@ -3,14 +3,22 @@ reject unknown keys, and a small command line.
 
 An experiment module defines ``NAME``, ``TITLE``, ``config(size, **overrides)``,
 ``run(out, size, overwrite)``, ``figures(run_dir, fig_dir)`` and
-``report(run_dir)``; ``main(argv)`` comes from ``experiment_main``.
+``report(run_dir)``; ``main(argv)`` comes from ``experiment_main``. ``start``
+and ``shared_inputs`` are the first steps many ``run`` functions share.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+import tempfile
 
+import numpy as np
+
+from gaplab import precision
+from gaplab.io import results
 from gaplab._errors import ConfigError
 
 SIZES = ("full", "quick", "tiny")
@@ -60,18 +68,64 @@ def file_parser(module, folder: str, quick_help: str):
   return p
 
 
-def experiment_main(module, argv=None) -> int:
-  """``python simulations/NAME.py [--quick|--tiny] --out DIR [--set k=v]``."""
-  p = file_parser(module, "simulations", "the sizes 'gaplab reproduce --quick' uses")
+def file_main(module, folder: str, quick_help: str, argv=None, after=None) -> int:
+  """The command line of one runnable file: run, figures ("wrote PATH" each),
+  then the report on stdout; exit status 0. With ``after(path) -> (text,
+  status)`` (e.g. a check's claims) the report follows it, then ``text``, and
+  the status is ``after``'s.
+
+  Bad input (a ConfigError from run, figures, ``after`` or, without ``after``,
+  the report) is exit status 2 with one line on stderr naming the argument
+  (``--out`` or ``--set KEY``)."""
+  p = file_parser(module, folder, quick_help)
   a = p.parse_args(argv)
   try:
-    path = module.run(a.out, a.size or "full", a.overwrite,
-                      **parse_overrides(a.set))
+    path = module.run(a.out, a.size or "full", a.overwrite, **parse_overrides(a.set))
     for f in module.figures(path, path + "/figures"):
       print(f"wrote {f}")
-    print(module.report(path))
+    if after is None:
+      print(module.report(path))
+      return 0
+    text, status = after(path)
   except ConfigError as e:
     arg = "--out" if e.field == "out" else f"--set {e.field}"
     print(f"{p.prog}: error: argument {arg}: {e.message}", file=sys.stderr)
     return 2
-  return 0
+  print(module.report(path))
+  print(text)
+  return status
+
+
+def experiment_main(module, argv=None) -> int:
+  """``python simulations/NAME.py [--quick|--tiny] --out DIR [--set k=v]``."""
+  return file_main(module, "simulations", "the sizes 'gaplab reproduce --quick' uses", argv)
+
+
+def curves_figures(name: str, title: str):
+  """``figures(run_dir, fig_dir)`` of a training experiment whose figure is its
+  gap curves (``plotting.train.plot_curves``), titled ``title``."""
+  def figures(run_dir: str, fig_dir: str) -> list[str]:
+    from gaplab.plotting import train as plot_train
+    return plot_train.plot_curves(results.load_run(run_dir), fig_dir, name, title)
+  return figures
+
+
+def start(cfg: dict, out: str, overwrite: bool) -> None:
+  """What a run does before any work: refuse an existing ``out`` (unless
+  ``overwrite``), and compute in float64 if ``cfg["dtype"]`` says so."""
+  results.check_writable(out, overwrite)
+  if cfg["dtype"] == "float64":
+    precision.enable_x64()
+
+
+@contextlib.contextmanager
+def shared_inputs(cfg: dict, dtype: str = "float32"):
+  """One N(0, I) input array for every seed (``nets.inputs.shared_gaussian`` of
+  cfg's input_seed, n_samples, input_dim), as float64, saved to a temporary
+  ``.npy`` file for a ConeConfig's ``inputs``: yields (array, path)."""
+  from gaplab.nets import inputs
+  x = inputs.shared_gaussian(cfg["input_seed"], cfg["n_samples"], cfg["input_dim"], dtype)
+  with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "inputs.npy")
+    np.save(path, x)
+    yield x, path

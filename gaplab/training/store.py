@@ -55,6 +55,14 @@ def run_experiment(module, out: str, size: str, overwrite: bool, overrides: dict
                       shares=cfg.get("shares"), size=size)
 
 
+def runner(module):
+  """``run(out, size="full", overwrite=False, **overrides) -> str`` of a training
+  experiment file ``module``: ``run_experiment`` of it."""
+  def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
+    return run_experiment(module, out, size, overwrite, overrides)
+  return run
+
+
 def run_and_save(out: str, cfg: dict, variants: list[dict], labels: list[str], *,
                  kind: str, overwrite: bool, shares=None, size: str = "full") -> str:
   """Trains seeds x ``variants`` for every mismatch level and share setting."""
