@@ -8,6 +8,7 @@ rerun / CRN / retrace tests share one module-scoped run, and every sweep is a
 small sub-grid chosen so that together they cover each activation, init
 scheme, family and block order (the full product would take minutes).
 """
+import chex
 import numpy as np
 import pytest
 
@@ -221,19 +222,38 @@ def test_other_activations_do_not_change_numbers(seeds_run):
                                   err_msg=k)
 
 
-def test_new_sigma_values_do_not_retrace(seeds_run):
+@pytest.fixture
+def max_traces(monkeypatch):
+  """``max_traces(n)``: from a fresh program cache on, the per-seed program may
+  be traced at most n times in this test (``chex.assert_max_traces``)."""
+  def limit(n):
+    chex.clear_trace_counter()
+    engine.compiled.cache_clear()
+    monkeypatch.setattr(engine, "_seed_program",
+                        chex.assert_max_traces(engine._seed_program, n=n))
+  yield limit
+  engine.compiled.cache_clear()  # drop the programs built on the wrapper
+
+
+def test_new_sigma_values_do_not_retrace(seeds_run, max_traces):
+  max_traces(1)
   cfg = SEEDS.replace(sigma_w=(0.7, 2.0), sigma_b=(0.25,))
-  before = engine.TRACES["count"]
-  out = check_run(cfg)  # the new values are used: matches its reference
-  assert engine.TRACES["count"] == before
+  out = check_run(cfg)  # the one trace; the new values are used: matches its reference
+  _assert_same(engine.run(SEEDS), seeds_run)  # other sigma values: no second trace
   assert not np.allclose(out.arrays["q"][..., 1:], seeds_run.arrays["q"][..., 1:])
+
+
+def test_retrace_is_detected(seeds_run, max_traces):
+  # the check above can fail: a new array shape (here N) is a new trace
+  max_traces(1)
+  _assert_same(engine.run(SEEDS), seeds_run)
+  with pytest.raises(AssertionError, match="traced > 1 times"):
+    engine.run(SEEDS.replace(n_samples=SEEDS.n_samples + 1))
 
 
 def test_float32_engine_vs_float64_reference(seeds_run):
   cfg = SEEDS.replace(dtype="float32")
-  before = engine.TRACES["count"]
   out = check_run(cfg, tol=F32_TOL)
-  assert engine.TRACES["count"] > before  # a new dtype is a new program
   for k in SCALAR_KEYS:
     assert out.arrays[k].dtype == np.float32, k
 

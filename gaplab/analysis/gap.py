@@ -22,18 +22,7 @@ import numpy as np
 
 from gaplab.theory import meanfield as mf
 from gaplab._errors import ConfigError
-
-
-def _unit_rows(x, field):
-  x = np.asarray(x, np.float64)
-  if x.ndim != 2 or x.shape[0] < 1:
-    raise ConfigError(field, f"expected a 2-D array (N, D) with N >= 1, got shape {x.shape}")
-  if not np.all(np.isfinite(x)):
-    raise ConfigError(field, "expected finite values, got NaN or inf")
-  norms = np.linalg.norm(x, axis=1, keepdims=True)
-  if np.any(norms == 0):
-    raise ConfigError(field, f"expected nonzero rows, got {int(np.sum(norms == 0))} zero rows")
-  return x / norms
+from gaplab.nets.rows import checked_unit_rows
 
 
 def decomposition(x, y) -> dict:
@@ -44,7 +33,7 @@ def decomposition(x, y) -> dict:
   diagonal = |mu|^2), ``cross`` = mu_A.mu_B, and ``cross_cos`` = the cosine
   between the two centroids. gap^2 = c_a + c_b - 2 cross up to rounding.
   """
-  u, v = _unit_rows(x, "x"), _unit_rows(y, "y")
+  u, v = checked_unit_rows(x, "x"), checked_unit_rows(y, "y")
   if u.shape[1] != v.shape[1]:
     raise ConfigError("y", f"expected {u.shape[1]} columns like the first array, got {v.shape[1]}")
   mu_a, mu_b = u.mean(axis=0), v.mean(axis=0)

@@ -8,17 +8,12 @@ from __future__ import annotations
 import numpy as np
 
 from gaplab._errors import ConfigError
+from gaplab.nets.rows import checked_unit_rows
 
 
 def _unit(emb, field="emb"):
-  e = np.asarray(emb, np.float64)
-  if e.ndim != 3 or e.shape[0] < 2 or e.shape[1] < 2:
-    raise ConfigError(field, f"expected (K >= 2 seeds, N >= 2 rows, D) embeddings, "
-                      f"got shape {e.shape}")
-  norms = np.linalg.norm(e, axis=-1, keepdims=True)
-  if not np.all(np.isfinite(e)) or np.any(norms == 0):
-    raise ConfigError(field, "expected finite, nonzero rows")
-  return e / norms
+  return checked_unit_rows(emb, field, ndim=3, min_shape=(2, 2),
+                           expected="(K >= 2 seeds, N >= 2 rows, D) embeddings")
 
 
 def seed_cosines(emb) -> dict:

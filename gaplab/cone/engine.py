@@ -20,14 +20,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from gaplab.nets import activations
+from gaplab.nets import chunks
 from gaplab.nets import inits
 from gaplab.nets import inputs as inputs_mod
 from gaplab.nets import network
+from gaplab.nets import rows
 from gaplab.cone import stats
 from gaplab.cone.config import ConeConfig, Variant
 
 STAT_KEYS = tuple(stats.SCALARS) + ("hist",)
-TRACES = {"count": 0}  # bumped each time the per-seed program is traced
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +104,6 @@ def family_params(cfg, stacks, width, input_dim, dtype):
 def _seed_program(key, x_user, params, plan: Plan):
   """All statistics of one seed: dict of (V, depth + 1[, n_bins]), variants in
   family-stack order."""
-  TRACES["count"] += 1
   dtype = jnp.dtype(plan.dtype)
   prec = _precision(plan.precision)
   kin, kw = network.seed_keys(key)
@@ -134,7 +134,7 @@ def _seed_program(key, x_user, params, plan: Plan):
       if plan.output == "final":
         return new, None
       h = jnp.concatenate(new, axis=0)  # (V, N, width) -> centroid (V, width)
-      return new, jnp.mean(jax.vmap(stats.unit_rows)(h), axis=1)
+      return new, jnp.mean(jax.vmap(rows.unit_rows)(h), axis=1)
     hs, c1 = step((x,) * len(plan.families), 1, "first")
     hs, crest = jax.lax.scan(lambda c, l: step(c, l, "rest"), hs,
                              jnp.arange(2, plan.depth + 1))
@@ -188,15 +188,6 @@ def auto_seed_chunk(cfg: ConeConfig, n_variants: int, width: int, n: int,
   return int(max(1, min(cfg.seeds, (2 * 2**30) // per_seed)))
 
 
-def _shard(keys):
-  devices = jax.devices()
-  if len(devices) < 2 or keys.shape[0] % len(devices):
-    return keys
-  mesh = jax.sharding.Mesh(np.array(devices), ("seed",))
-  spec = jax.sharding.PartitionSpec("seed")
-  return jax.device_put(keys, jax.sharding.NamedSharding(mesh, spec))
-
-
 @dataclasses.dataclass
 class SweepOutput:
   """Arrays with axes (width, variant, seed, layer[, bin]) and their coordinates."""
@@ -221,13 +212,12 @@ def run(cfg: ConeConfig) -> SweepOutput:
   order = [v.index for vs in stacks.values() for v in vs]
   inverse = np.argsort(order)  # family-stack rows -> variant order
   keys = seed_keys(cfg)
-  ndev = len(jax.devices())
   x_arg = None if x_user is None else jnp.asarray(x_user, dtype)
   per_width = []
   chunk = 0
   for width in cfg.widths:
     chunk = cfg.seed_chunk or auto_seed_chunk(cfg, len(variants), width, n)
-    chunk = -(-chunk // ndev) * ndev if ndev > 1 else chunk
+    chunk = chunks.per_device(chunk)
     plan = Plan(families=tuple((f, segments(vs)) for f, vs in stacks.items()),
                 block=cfg.block, depth=cfg.depth,
                 width=width, input_dim=d_in, n_samples=n,
@@ -236,17 +226,11 @@ def run(cfg: ConeConfig) -> SweepOutput:
                 pairwise=cfg.pairwise, dtype=cfg.dtype, precision=cfg.precision)
     fn = compiled(plan)
     params = family_params(cfg, stacks, width, d_in, dtype)
-    parts = []
-    for start in range(0, cfg.seeds, chunk):
-      ks = keys[start:start + chunk]
-      real = ks.shape[0]
-      if real < chunk:  # pad with copies so the compiled shape is reused
-        ks = jnp.concatenate([ks, jnp.repeat(ks[-1:], chunk - real, axis=0)])
-      out = fn(_shard(ks), x_arg, params)
-      parts.append({k: np.asarray(v)[:real] for k, v in out.items()})
+    # padded chunks of seeds, so every call reuses the compiled shape
+    out = chunks.chunked(lambda ks: fn(ks, x_arg, params), keys, cfg.seeds, chunk,
+                         axis="seed")
     # (seed, V, layer, ...) -> (V, seed, layer, ...), rows in variant order
-    per_width.append({k: np.swapaxes(np.concatenate([p[k] for p in parts]), 0, 1)[inverse]
-                      for k in STAT_KEYS})
+    per_width.append({k: np.swapaxes(out[k], 0, 1)[inverse] for k in STAT_KEYS})
   arrays = {k: np.stack([w[k] for w in per_width]) for k in STAT_KEYS}
   return SweepOutput(cfg, arrays, variants, d_in, n, chunk,
                      time.perf_counter() - t0)

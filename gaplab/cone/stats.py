@@ -1,7 +1,8 @@
 """Cone statistics of one set of vectors, in O(N d) memory.
 
-All statistics are of the L2-normalised rows ``u_i = x_i / |x_i|``. Cosines use
-uncentred second moments (no mean is subtracted from ``x``).
+All statistics are of the L2-normalised rows ``u_i = x_i / |x_i|`` (the
+overflow-safe ``row_scales`` of ``gaplab.nets.rows``). Cosines use uncentred
+second moments (no mean is subtracted from ``x``).
 
 Identities used (exact for unit vectors):
 
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+
+from gaplab.nets.rows import row_scales, unit_rows  # noqa: F401 (unit_rows: public here too)
 
 # Statistic name -> meaning; arrays of these shapes come out of `cone_stats`.
 SCALARS = {
@@ -50,25 +53,6 @@ def hist_edges(n_bins: int):
   """Edges of the fixed cosine histogram: n_bins equal bins on [-1, 1]."""
   import numpy as np
   return np.linspace(-1.0, 1.0, n_bins + 1)
-
-
-def row_scales(x):
-  """(r, |x|^2, ok) with u_i = r_i x_i of unit length, overflow-safe.
-
-  Dividing by the row's max |x| first keeps the normalisation finite for huge
-  and tiny rows (|x|^2 itself may still overflow; it is only reported, as
-  ``q``). ``ok`` marks rows that are finite and nonzero; the others get r = inf
-  or NaN, so their u is NaN: their cosines are undefined.
-  """
-  s = jnp.max(jnp.abs(x), axis=-1)
-  n = jnp.sqrt(jnp.sum(jnp.square(x / s[:, None]), axis=-1))
-  sq = jnp.where(s == 0, 0, (s * n) ** 2)
-  return 1 / (s * n), sq, jnp.isfinite(s) & (s > 0)
-
-
-def unit_rows(x):
-  """Rows of ``x`` scaled to unit length (NaN for zero or non-finite rows)."""
-  return x * row_scales(x)[0][:, None]
 
 
 def _block_size(n: int, block: int) -> int:

@@ -18,7 +18,6 @@ array arguments, so a new grid of the same lengths reuses the compiled program.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +29,6 @@ from gaplab._errors import ConfigError
 DEFAULT_DELTAS = np.arange(-20, 21) * 0.25  # -5 .. 5 by 0.25, 41 values
 DEFAULT_LOGIT_SCALES = (100.0, 50.0, 30.0, 20.0, 10.0, 1.0)
 DEFAULT_BATCH_SIZE = 50
-TRACES = {"count": 0}  # bumped each time the landscape program is traced
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +66,8 @@ def _check_grid(name, values, positive):
   return v
 
 
-@functools.partial(jax.jit, static_argnames=("batch_size",))
-def _program(x_hat, y_hat, direction, deltas, scales, batch_size):
-  TRACES["count"] += 1
+def _grid(x_hat, y_hat, direction, deltas, scales, batch_size):
+  """(signed gap, gap norm, i2t, t2i) for every delta x scale of the grid."""
   n_batches = x_hat.shape[0] // batch_size
   keep = n_batches * batch_size
 
@@ -89,6 +86,14 @@ def _program(x_hat, y_hat, direction, deltas, scales, batch_size):
     return diff @ direction, jnp.linalg.norm(diff), i2t, t2i
 
   return jax.vmap(one_delta)(deltas)
+
+
+def _compile(grid):
+  """``grid`` (``_grid`` or a wrapper of it) jitted as the landscape runs it."""
+  return jax.jit(grid, static_argnames=("batch_size",))
+
+
+_program = _compile(_grid)
 
 
 def landscape(x, y, *, deltas=None, logit_scales=None, temperatures=None,

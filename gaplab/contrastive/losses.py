@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gaplab._errors import ConfigError
+from gaplab.nets.rows import normalize_rows  # noqa: F401 (public here too)
 
 MAX_LOGIT_SCALE = 100.0  # CLIP clamps exp(log_scale) at 100
 INIT_LOG_LOGIT_SCALE = math.log(1 / 0.07)  # CLIP's initial log logit scale
@@ -91,11 +92,6 @@ def logit_scale_from_log(log_scale):
   """CLIP's learnable scale: exp(min(log_scale, log 100)); init
   ``INIT_LOG_LOGIT_SCALE`` = log(1/0.07) (scale 14.29)."""
   return jnp.exp(jnp.minimum(log_scale, math.log(MAX_LOGIT_SCALE)))
-
-
-def normalize_rows(x):
-  """Rows divided by their L2 norm (rows must be nonzero)."""
-  return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
 
 
 def cosines(x, y):

@@ -1,1 +1,1 @@
-"""Random networks: activations, initialisations, the MLP, and their inputs."""
+"""Random networks: activations, initialisations, the MLP, their inputs, row normalisers and seed chunking."""

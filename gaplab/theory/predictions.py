@@ -36,6 +36,7 @@ from gaplab.cone import engine
 from gaplab.nets import inits
 from gaplab.theory import meanfield as mf
 from gaplab.nets import network
+from gaplab.nets.rows import unit_rows_f64
 from gaplab.theory import propagation
 from gaplab.cone.config import ConeConfig, Variant
 
@@ -88,7 +89,7 @@ def pair_kernel(rows, phi=None) -> dict:
 
 def _cosine_moments(x):
   """Exact means of cos and cos^2 over the distinct pairs of the rows of x."""
-  u = x / np.linalg.norm(x, axis=1, keepdims=True)
+  u = unit_rows_f64(x)
   n = len(u)
   s = u.sum(0)
   gram = u.T @ u if u.shape[1] <= n else u @ u.T  # same Frobenius norm

@@ -62,7 +62,6 @@ HYPER = ("tau_start", "tau_end", "tau_mode", "tau_ramp", "lr", "lr_tau", "horizo
          "w_align", "w_unif", "amend")
 TAU_MODES = ("fixed", "learnable", "linear", "cosine")
 LR_SCHEDULES = ("constant", "cosine")
-TRACES = {"count": 0}  # bumped each time the per-run program is traced
 LOGGED = ("loss", "clip", "tau") + metrics.NAMES
 
 
@@ -220,7 +219,6 @@ def evaluate(spec: Spec, evals: Pairs, hp: dict, consts: RunConsts, params, t) -
 def train_one(spec: Spec, train: Pairs, evals: Pairs, hp: dict, key, params0):
   """One run, for vmapping: returns (final params, {"train": {name: (steps,)},
   "eval": {name: (steps // eval_every + 1,)}, "rotation": (D, D)})."""
-  TRACES["count"] += 1
   state, consts = start(spec, train, evals, hp, key, params0)
   first = evaluate(spec, evals, hp, consts, state.params, 0)
 

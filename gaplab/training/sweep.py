@@ -4,7 +4,7 @@
 ``make_data(cfg, mismatch)`` the task, ``grid(cfg, variants)`` the runs and
 ``sweep(...)`` trains them: runs are chunked (``run_chunk``, padded so every
 chunk reuses one compiled program) and sharded over devices when there are
-several. Run r of seed s uses the keys fold_in(key(seed), s): the same towers
+several (``gaplab.nets.chunks``). Run r of seed s uses the keys fold_in(key(seed), s): the same towers
 at init and the same batch order for every variant of that seed, so variants
 are compared over the same seeds.
 
@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gaplab.contrastive import pairs
+from gaplab.nets import chunks
 from gaplab.training import towers
 from gaplab.training import loop as train
 from gaplab._errors import ConfigError
@@ -137,15 +138,6 @@ def grid(cfg: dict, variants: list[dict]):
   return hp, np.array([s for s, _ in runs])
 
 
-def _shard(tree, n: int):
-  devices = jax.devices()
-  if len(devices) < 2 or n % len(devices):
-    return tree
-  sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ("run",)),
-                                        jax.sharding.PartitionSpec("run"))
-  return jax.device_put(tree, sharding)
-
-
 def init_params(cfg: dict, spec: train.Spec, seed_index):
   """Per-seed tower parameters (eager, vmapped) and run keys, gathered per run."""
   base = jax.random.key(cfg["seed"])
@@ -164,16 +156,8 @@ def sweep(cfg: dict, spec: train.Spec, data, hp: dict, seed_index, dtype=jnp.flo
   params0, keys = init_params(cfg, spec, seed_index)
   params0 = jax.tree.map(as_dtype, params0)
   r = len(seed_index)
-  chunk = cfg["run_chunk"] or r
-  ndev = len(jax.devices())
-  chunk = -(-chunk // ndev) * ndev if ndev > 1 else chunk
+  chunk = chunks.per_device(cfg["run_chunk"] or r)
   hp = {k: jnp.asarray(v, jnp.int32 if k == "tau_mode" else dtype) for k, v in hp.items()}
-  outs = []
-  for start in range(0, r, chunk):
-    sl = np.minimum(np.arange(start, start + chunk), r - 1)  # pad with the last run
-    take = lambda a: _shard(a[sl], chunk)
-    _, hist = train.train_runs(spec, train_pairs, eval_pairs, jax.tree.map(take, hp),
-                               take(keys), jax.tree.map(take, params0))
-    real = min(chunk, r - start)
-    outs.append(jax.tree.map(lambda a: np.asarray(a)[:real], hist))
-  return jax.tree.map(lambda *a: np.concatenate(a), *outs)
+  # padded chunks of runs (the last run repeated), one compiled program for all
+  run = lambda b: train.train_runs(spec, train_pairs, eval_pairs, *b)[1]
+  return chunks.chunked(run, (hp, keys, params0), r, chunk, axis="run")
