@@ -73,6 +73,13 @@ class ConeConfig(Config):
   # -- checks ---------------------------------------------------------------
   def validate(self) -> "ConeConfig":
     """Checks every field; returns self. Loads a user input file to check it."""
+    self.resolve_inputs()
+    return self
+
+  def resolve_inputs(self):
+    """Checks every field and loads the user's input file once: the array
+    (N, d), or None for generated inputs. The edge (CLI, experiment, store)
+    calls this once and passes the plain array inward."""
     check_int("depth", self.depth)
     check_int_list("widths", self.widths, 1)
     check_int("input_dim", self.input_dim)
@@ -105,12 +112,13 @@ class ConeConfig(Config):
                           ("sigma_b", self.sigma_b), ("widths", self.widths)]:
       check_distinct(field, values)
     check_dtype(self.dtype)
-    n = self.load_inputs().shape[0] if self.inputs not in INPUT_KINDS else self.n_samples
+    x_user = self.load_inputs()
+    n = x_user.shape[0] if x_user is not None else self.n_samples
     if self.pairwise and n > MAX_PAIRWISE_SAMPLES:
       raise ConfigError(
           "n_samples", f"expected at most {MAX_PAIRWISE_SAMPLES} samples with "
           f"pairwise statistics (turn them off with --no-pairwise), got {n}")
-    return self
+    return x_user
 
   def load_inputs(self):
     """The user input array (N, d), checked; None for generated inputs."""

@@ -198,13 +198,18 @@ class SweepOutput:
   n_samples: int
   seed_chunk: int
   seconds: float
+  inputs: np.ndarray | None = None  # the user's input array; None when generated
 
 
 def run(cfg: ConeConfig) -> SweepOutput:
-  """Validates ``cfg`` and runs the whole sweep."""
-  cfg.validate()
+  """Validates ``cfg`` (loading a user input file once) and runs the whole sweep."""
+  return sweep(cfg, cfg.resolve_inputs())
+
+
+def sweep(cfg: ConeConfig, x_user) -> SweepOutput:
+  """The whole sweep of a validated ``cfg`` on ``x_user`` (its loaded input
+  array, None for generated inputs): ``cfg.resolve_inputs()`` gives both."""
   t0 = time.perf_counter()
-  x_user = cfg.load_inputs()
   n, d_in = x_user.shape if x_user is not None else (cfg.n_samples, cfg.input_dim)
   dtype = jnp.dtype(cfg.dtype)
   variants = cfg.variants()
@@ -233,7 +238,7 @@ def run(cfg: ConeConfig) -> SweepOutput:
     per_width.append({k: np.swapaxes(out[k], 0, 1)[inverse] for k in STAT_KEYS})
   arrays = {k: np.stack([w[k] for w in per_width]) for k in STAT_KEYS}
   return SweepOutput(cfg, arrays, variants, d_in, n, chunk,
-                     time.perf_counter() - t0)
+                     time.perf_counter() - t0, x_user)
 
 
 def embeddings(cfg: ConeConfig, width: int | None = None, seeds=None,
@@ -247,9 +252,8 @@ def embeddings(cfg: ConeConfig, width: int | None = None, seeds=None,
   few seeds at a time for big sweeps. ``output="centroids"`` returns instead,
   for layers 1..L, the centroid of the L2-normalised rows: (S, V, L, width).
   """
-  cfg.validate()
+  x_user = cfg.resolve_inputs()
   width = cfg.widths[0] if width is None else width
-  x_user = cfg.load_inputs()
   n, d_in = x_user.shape if x_user is not None else (cfg.n_samples, cfg.input_dim)
   dtype = jnp.dtype(cfg.dtype)
   variants = cfg.variants()
@@ -288,9 +292,11 @@ def explicit_weights(cfg: ConeConfig, variant: Variant, seed_index: int,
   return maps
 
 
-def explicit_inputs(cfg: ConeConfig, seed_index: int):
-  """The inputs the engine feeds seed ``seed_index``, as a float64 array."""
-  x_user = cfg.load_inputs()
+def explicit_inputs(cfg: ConeConfig, seed_index: int, x_user=None):
+  """The inputs the engine feeds seed ``seed_index``, as a float64 array;
+  ``x_user`` is the loaded user array (loaded here when None and needed)."""
+  if x_user is None:
+    x_user = cfg.load_inputs()
   if x_user is not None:
     return np.asarray(np.asarray(x_user, cfg.dtype), np.float64)
   kin, _ = network.seed_keys(seed_keys(cfg)[seed_index])

@@ -16,9 +16,10 @@ AXES = ("width", "variant", "seed", "layer")
 VARIANT_COLUMNS = ("activation", "act_param", "init", "sigma_w", "sigma_b")
 
 
-def inputs_description(cfg: ConeConfig, n: int | None = None) -> dict:
-  """What the sweep's inputs are; a user array by its path, shape and hash."""
-  x = cfg.load_inputs()
+def inputs_description(cfg: ConeConfig, n: int | None = None, x=None) -> dict:
+  """What the sweep's inputs are; a user array (``x``, loaded when None) by its
+  path, shape and hash."""
+  x = cfg.load_inputs() if x is None else x
   if x is None:
     return {"kind": cfg.inputs, "n": n or cfg.n_samples, "dim": cfg.input_dim,
             "drawn": "per seed from fold_in(seed key, 0)"}
@@ -28,7 +29,7 @@ def inputs_description(cfg: ConeConfig, n: int | None = None) -> dict:
 
 def metadata(out: engine.SweepOutput) -> dict:
   cfg = out.config
-  inputs_desc = inputs_description(cfg, out.n_samples)
+  inputs_desc = inputs_description(cfg, out.n_samples, out.inputs)
   return {
       "kind": "cone",
       "config": cfg.to_dict(),
@@ -80,7 +81,8 @@ def save(out: engine.SweepOutput, path: str, overwrite: bool = False) -> str:
 
 
 def run_and_save(cfg: ConeConfig, path: str, overwrite: bool = False) -> str:
-  """Checks everything (config and destination) first, then runs and saves."""
-  cfg.validate()
+  """Checks everything (config and destination) first, then runs and saves;
+  a user input file is loaded once, here."""
+  x_user = cfg.resolve_inputs()
   results.check_writable(path, overwrite)
-  return save(engine.run(cfg), path, overwrite)
+  return save(engine.sweep(cfg, x_user), path, overwrite)

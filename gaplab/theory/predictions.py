@@ -43,20 +43,21 @@ from gaplab.cone.config import ConeConfig, Variant
 ARRAYS = ("mean_cos", "mean_cos_diag", "one_minus_mean_cos", "mean_cos_se")
 
 
-def input_pairs(cfg: ConeConfig, n_pairs: int, seed: int = 0) -> dict:
+def input_pairs(cfg: ConeConfig, n_pairs: int, seed: int = 0, x_user=None) -> dict:
   """Per-coordinate kernels of input pairs: q1, q2, c12, dist (float64, (M,)).
 
   ``n_pairs`` are spread evenly over the seeds' input sets (one set for a user
   array); a set with no more distinct pairs than its share contributes all of
-  them, once. ``exhaustive`` says whether every pair was used.
+  them, once. ``exhaustive`` says whether every pair was used. ``x_user``: the
+  loaded user array (loaded here when None and the config names a file).
   """
-  x_user = cfg.load_inputs()
+  x_user = cfg.load_inputs() if x_user is None else x_user
   sets = 1 if x_user is not None else cfg.seeds
   share = -(-n_pairs // sets)
   rng = np.random.default_rng(seed)
   rows, means, exhaustive = [], [], True
   for s in range(sets):
-    x = engine.explicit_inputs(cfg, s)
+    x = engine.explicit_inputs(cfg, s, x_user)
     n, d = x.shape
     if n * (n - 1) // 2 <= share:
       i, j = np.triu_indices(n, k=1)
@@ -148,6 +149,7 @@ class Prediction:
   pairs: dict
   order: int
   seconds: float
+  inputs: np.ndarray | None = None  # the user's input array; None when generated
 
 
 def predict(cfg: ConeConfig, n_pairs: int = 1024, order: int = 32,
@@ -158,9 +160,13 @@ def predict(cfg: ConeConfig, n_pairs: int = 1024, order: int = 32,
   ``quadrature_error`` holds, per (width, variant), the largest change of the
   predicted 1 - cos (relative) on ``check_pairs`` pairs when the order doubles.
   """
-  cfg.validate()
+  return _predict(cfg, cfg.resolve_inputs(), n_pairs, order, pair_seed, check_pairs)
+
+
+def _predict(cfg, x_user, n_pairs, order, pair_seed, check_pairs) -> Prediction:
+  """``predict`` of a validated ``cfg`` on its loaded user array (or None)."""
   t0 = time.perf_counter()
-  pairs = input_pairs(cfg, n_pairs, pair_seed)
+  pairs = input_pairs(cfg, n_pairs, pair_seed, x_user)
   d_in = pairs["rows"][0][0].shape[1]  # the inputs' dimension, generated or user
   n, variants = pairs["n_inputs"], cfg.variants()
   shape = (len(cfg.widths), len(variants), cfg.depth + 1)
@@ -200,7 +206,7 @@ def predict(cfg: ConeConfig, n_pairs: int = 1024, order: int = 32,
       arrays["quadrature_error"][idx] = float(np.max(err))
       fixed[-1].append(variant_fixed_point(cfg, v, width))
   return Prediction(cfg, arrays, variants, fixed, pairs, order,
-                    time.perf_counter() - t0)
+                    time.perf_counter() - t0, x_user)
 
 
 # -- results data ---------------------------------------------------------------
@@ -238,7 +244,7 @@ def metadata(pred: Prediction) -> dict:
           "mean_cos_se": "standard error from sampling input pairs",
           "quadrature_error": "largest relative change of 1 - cos when the "
                               "quadrature order doubles (checked on a few pairs)"},
-      "inputs": cone.inputs_description(cfg, pred.pairs["n_inputs"]),
+      "inputs": cone.inputs_description(cfg, pred.pairs["n_inputs"], pred.inputs),
       "provenance": dict(provenance.collect(precision="float64 NumPy",
                                             dtype="float64"), elapsed_s=pred.seconds),
   }
@@ -269,14 +275,14 @@ def run_and_save(cfg: ConeConfig, path: str, *, n_pairs: int = 512, order: int =
   from gaplab.theory import meanfield
   from gaplab.io import results
   from gaplab._errors import ConfigError
-  cfg.validate()
+  x_user = cfg.resolve_inputs()
   for field, value, lo in (("pairs", n_pairs, 2), ("order", order, 4)):
     if isinstance(value, bool) or not isinstance(value, int) or value < lo:
       raise ConfigError(field, f"expected an integer >= {lo}, got {value!r}")
   for v in cfg.variants():
     meanfield.functions(_act(v))  # no theory (maxout): fail before any work
   results.check_writable(path, overwrite)
-  return save(predict(cfg, n_pairs=n_pairs, order=order), path, overwrite)
+  return save(_predict(cfg, x_user, n_pairs, order, 0, 8), path, overwrite)
 
 
 def check_matches(cone_meta: dict, theory_meta: dict, theory_dir: str) -> None:
