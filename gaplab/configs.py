@@ -116,3 +116,33 @@ def check_dtype(value, field: str = "dtype") -> None:
       raise ConfigError(field, "expected float32 unless 64-bit JAX is on (pass --x64, "
                         "set JAX_ENABLE_X64=1 or call jax.config.update('jax_enable_x64', "
                         "True) before making arrays), got 'float64'")
+
+
+def resolve_preset(preset: dict, sizes: dict, size: str, overrides: dict,
+            may_be_empty=()) -> dict:
+  """An experiment's config as a dict: ``preset`` + ``sizes[size]`` + user
+  ``overrides``, with the checks of ``Config.from_dict``: unknown keys and
+  values of another type than the preset's raise ConfigError naming the key.
+  Lists must be non-empty unless their key is in ``may_be_empty``. (Experiment
+  presets stay dicts: they are JSON as saved and each experiment checks its
+  own relations between keys after this.)"""
+  check_choice("size", size, tuple(sizes))
+  cfg = {**preset, **sizes[size]}
+  check_keys(overrides, preset)
+  for key, value in overrides.items():
+    want = preset[key]
+    if isinstance(want, bool):
+      ok = isinstance(value, bool)
+    elif isinstance(want, int):
+      ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(want, float):
+      ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+      value = float(value) if ok else value
+    elif isinstance(want, (list, tuple)):
+      ok = isinstance(value, (list, tuple)) and (len(value) > 0 or key in may_be_empty)
+    else:
+      ok = isinstance(value, type(want))
+    if not ok:
+      raise ConfigError(key, f"expected a value like {want!r}, got {value!r}")
+    cfg[key] = value
+  return cfg

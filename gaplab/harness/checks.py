@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from gaplab import configs
 from gaplab.io import results
 from gaplab.io import tables
 from gaplab.precision import enable_x64  # (the checks' float64 switch)
@@ -33,33 +34,7 @@ class Claim:
   passed: bool
 
 
-def resolve(preset: dict, sizes: dict, size: str, overrides: dict,
-            may_be_empty=()) -> dict:
-  """Preset + size overrides + user overrides; unknown keys and wrong types
-  raise ConfigError naming the key. Lists must be non-empty unless their key
-  is in ``may_be_empty``."""
-  if size not in sizes:
-    raise ConfigError("size", f"expected one of {', '.join(sizes)}, got {size!r}")
-  cfg = {**preset, **sizes[size]}
-  for key, value in overrides.items():
-    if key not in preset:
-      raise ConfigError(key, f"unknown key; expected one of {', '.join(preset)}")
-    want = preset[key]
-    if isinstance(want, bool):
-      ok = isinstance(value, bool)
-    elif isinstance(want, int):
-      ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(want, float):
-      ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-      value = float(value) if ok else value
-    elif isinstance(want, (list, tuple)):
-      ok = isinstance(value, (list, tuple)) and (len(value) > 0 or key in may_be_empty)
-    else:
-      ok = isinstance(value, type(want))
-    if not ok:
-      raise ConfigError(key, f"expected a value like {want!r}, got {value!r}")
-    cfg[key] = value
-  return cfg
+resolve = configs.resolve_preset  # the experiments' dict presets (gaplab.configs)
 
 
 def start(module, out: str, size: str, overwrite: bool, overrides: dict,
