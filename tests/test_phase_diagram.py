@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from gaplab.theory import propagation
+from gaplab.theory import phases, propagation
 from gaplab.io import results
 from gaplab._errors import ConfigError
 from gaplab.simulations import phase_diagram as pd
@@ -68,7 +68,7 @@ def test_summary_equals_the_cone_and_theory_subruns(tiny):
                                   theory.arrays["mean_cos"][0, v][layers])
     fp = theory.meta["variants"][v]["fixed_point"][0]
     assert run.arrays["chi1"][cell] == fp["chi1"]
-    assert pd.PHASES[run.arrays["phase"][cell]] == fp["phase"]
+    assert phases.PHASES[run.arrays["phase"][cell]] == fp["phase"]
     checked += 1
   assert checked == run.arrays["measured_mean_cos"][..., 0].size == 12
 
@@ -88,8 +88,8 @@ def test_phases_match_the_fixed_point(tiny, act, sw2, sb2, phase, regime):
   cell = _cell(run, act, sw2, sb2)
   fp = propagation.fixed_point(act, sw2, sb2)
   assert fp.phase == phase
-  assert pd.PHASES[run.arrays["phase"][cell]] == phase
-  assert pd.REGIMES[run.arrays["regime"][cell]] == regime
+  assert phases.PHASES[run.arrays["phase"][cell]] == phase
+  assert phases.REGIMES[run.arrays["regime"][cell]] == regime
   assert run.arrays["chi1"][cell] == pytest.approx(fp.chi1, rel=1e-9)
   assert run.arrays["cos_star"][cell] == pytest.approx(fp.cos_star, abs=1e-9)
   if act == "relu":

@@ -12,16 +12,12 @@ from matplotlib.patches import Patch, Rectangle
 from gaplab._errors import ConfigError
 from gaplab.io import results
 from gaplab.plotting import style
+from gaplab.theory.phases import PAPER_CELL, fmt_b2 as _fmt_b2
 
 # regime colours follow viridis' ends: closed cone (cos 1) yellow, open purple
 REGIME_COLORS = ("#fde725", "#21918c", "#440154")
 SHORT = {"χ₁ < e^(−1/L)": "", "χ₁ ≈ 1": "χ₁≈1", "q* = ∞": "q*=∞",
          "q* = 0": "q*=0", "q* not reached": "q*?", "c* < 1": ""}
-PAPER_CELL = (1.0, 1 / 512)
-
-
-def _fmt_b2(x: float) -> str:
-  return "1/512" if math.isclose(x, 1 / 512, rel_tol=1e-9) else f"{x:g}"
 
 
 def _num(x: float, sign: str = "") -> str:
