@@ -1,8 +1,10 @@
 """Theorem 2: the check end to end (tiny), the per-seed moments of the random
-MLP against a NumPy layer loop, the variance decomposition against
-NumPy brute force, unbiasedness of the ANOVA correction, β from moments, the
-proof's bound on brute-force Monte Carlo, the mean-field shares against closed
-forms, claims that fail on wrong data, and one-line errors for bad input."""
+MLP against a NumPy layer loop (and per setting, several settings in one
+program), the variance decomposition and the estimates' ratios of seed means
+and paired jackknife errors against NumPy brute force, unbiasedness of the
+ANOVA correction, β from moments, the proof's bound on brute-force Monte
+Carlo, the mean-field shares against closed forms, claims that fail on wrong
+data, and one-line errors for bad input."""
 import math
 import os
 
@@ -13,6 +15,8 @@ import pytest
 
 from gaplab.io import results
 from gaplab.analysis import variance
+from gaplab.analysis import variance_estimates as ve
+from gaplab.nets import activations
 from gaplab.theory_checks import theorem2_variance as t2
 
 
@@ -121,6 +125,87 @@ def test_mlp_moments_match_a_numpy_layer_loop(index, sphere, input_dim):
   assert set(got) == set(want)
   for k in want:
     np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-12, err_msg=k)
+
+
+def test_settings_moments_give_each_setting_its_own_activation_and_inputs():
+  shape = dict(width=4, depth=2, input_dim=3, n_inputs=5)
+  keys = jax.vmap(jax.random.fold_in, (None, 0))(jax.random.key(4), jnp.arange(4))
+  sets = [dict(activation=a, w_std=[0.9, 0.6], b_std=b, inputs=inputs)
+          for a, b, inputs in (("tanh", 0.3, "gaussian"), ("relu", 0.0, "sphere"),
+                               ("tanh", 0.5, "sphere"), ("leaky_relu:0.2", 0.3, "gaussian"))]
+  got = variance.settings_moments(keys, sets, **shape)
+  for i, s in enumerate(sets):
+    spec = activations.parse(s["activation"])
+    want = variance.mlp_moments(keys, 0, jnp.asarray([spec.param]), jnp.asarray(s["w_std"]),
+                                s["b_std"], float(s["inputs"] == "sphere"), acts=(spec.name,),
+                                batch=1, **shape)
+    for name in want:
+      assert got[name].shape == (len(sets),) + want[name].shape
+      np.testing.assert_allclose(got[name][i], want[name], rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+def test_seed_batch_divides_the_seeds_under_the_memory_cap():
+  assert variance.seed_batch(64, 1024, 128) == 64  # cap 2^24 / 2^17 = 128
+  assert variance.seed_batch(64, 1024, 512) == 32  # cap 32
+  assert variance.seed_batch(12, 2**18, 16) == 4  # cap 4: 4 divides 12
+  assert variance.seed_batch(14, 2**18, 16) == 2  # cap 4: 3 and 4 do not divide 14
+  assert variance.seed_batch(7, 2**30, 16) == 1  # cap 0: one seed at a time
+
+
+def test_zscores_lowest_and_largest():
+  x = np.array([[1.0, -2.0, 0.0], [3.0, -1.0, 2.0]])
+  se = np.array([[0.5, 0.0, 0.0], [1.0, 0.5, 0.0]])
+  np.testing.assert_array_equal(ve.zscores(x, se), [[2.0, -np.inf, 0.0], [3.0, -2.0, np.inf]])
+  pair, ok = np.stack([x, se]), np.array([[True, False, True], [True, True, True]])
+  assert ve.lowest(pair, ok) == (-2.0, (1, 1))
+  assert ve.largest(pair, ok) == (np.inf, (1, 2))
+  assert ve.largest(pair, ok & (x < 2)) == (2.0, (0, 0))  # ties: the first cell
+  assert ve.lowest(pair, np.zeros_like(ok)) == (np.inf, (0, 0))
+
+
+def test_estimates_are_ratios_of_seed_means_with_paired_jackknife_errors():
+  # per-seed statistics of raw outputs h (setting, layer, seed, input, coordinate)
+  # and of a previous layer; every estimate and its SE recomputed by brute force
+  # on each seed subset (the full set, then each delete-one set)
+  rng = np.random.default_rng(5)
+  n_set, depth, k, n_in, width, d = 2, 3, 6, 5, 4, 7
+  h = {kind: 0.7 * rng.normal(size=(n_set, depth, k, 1, width))
+       + rng.normal(size=(n_set, depth, k, n_in, width)) for kind in ("pre", "post")}
+  stats = {}
+  for kind, x in h.items():
+    m = x.mean(3) - x.mean((2, 3))[:, :, None]
+    stats[f"{kind}_g_diag"] = np.sum(m * m, -1).transpose(0, 2, 1)  # (setting, seed, layer)
+    stats[f"{kind}_g_row"] = np.sum(m * m.sum(2, keepdims=True), -1).transpose(0, 2, 1)
+    stats[f"{kind}_within"] = x.var(3, ddof=1).mean(-1).transpose(0, 2, 1)
+  sq = rng.uniform(0.5, 2, (n_set, k, depth))
+  stats.update(prev_sq=sq, prev_off=sq * rng.uniform(0.1, 0.9, sq.shape),
+               prev_cos_diag=rng.uniform(0.3, 0.9, sq.shape))
+  w_std, b_std = rng.uniform(0.2, 1, (n_set, depth)), rng.uniform(0.1, 0.5, n_set)
+  est = ve.estimates(stats, w_std, b_std, n_inputs=n_in, width=width, input_dim=d, depth=depth)
+
+  def brute(seeds):
+    mean = {name: v[:, seeds].mean(1) for name, v in stats.items()}
+    sw2, sb2, e_sq, e_off = w_std ** 2, b_std[:, None] ** 2, mean["prev_sq"], mean["prev_off"]
+    share = {kind: np.array([[variance.variance_share(h[kind][i, l][seeds])[0]
+                              for l in range(depth)] for i in range(n_set)]) for kind in h}
+    beta = e_off / e_sq
+    omega = sw2 * e_sq / (sw2 * e_sq + sb2)
+    return {"beta": beta, "beta_paper": 1 - e_sq + e_off, "omega": omega,
+            "q": e_sq / np.array([d] + [width] * (depth - 1)),
+            "pred_pre": (sw2 * e_off + sb2) / (sw2 * e_sq + sb2),
+            "cos_mean": (n_in * mean["prev_cos_diag"] - 1) / (n_in - 1),
+            "share_pre": share["pre"], "share_post": share["post"],
+            "margin_post": share["post"] - beta,
+            "margin_bound": share["post"] - (1 - omega * (1 - beta) * math.pi / (math.pi - 1))}
+
+  full = brute(np.arange(k))
+  loo = [brute(np.delete(np.arange(k), i)) for i in range(k)]
+  for name, want in full.items():
+    reps = np.stack([r[name] for r in loo])
+    se = np.sqrt((k - 1) / k * np.sum((reps - reps.mean(0)) ** 2, axis=0))
+    assert est[name].shape == (2, n_set, depth)
+    np.testing.assert_allclose(est[name][0], want, rtol=1e-10, err_msg=name)
+    np.testing.assert_allclose(est[name][1], se, rtol=1e-8, err_msg=name)
 
 
 def _brute(h):

@@ -124,10 +124,38 @@ def mlp_moments(keys, index, params, w_std, b_std, sphere, *, acts, width, depth
   return out
 
 
+def seed_batch(k: int, n_inputs: int, p: int) -> int:
+  """Seeds per vmapped batch of ``mlp_moments``: the largest divisor of K (no
+  remainder program) keeping each (batch, N, p) float64 array under 128 MiB."""
+  cap = 2**24 // (n_inputs * p)
+  return max(b for b in range(1, k + 1) if k % b == 0 and (b <= cap or b == 1))
+
+
 @functools.lru_cache(maxsize=None)
 def compiled_moments(**static):
   """``mlp_moments`` jitted for one set of static arguments (cached)."""
   return jax.jit(functools.partial(mlp_moments, **static))
+
+
+def settings_moments(keys, settings, *, width: int, depth: int, input_dim: int,
+                     n_inputs: int) -> dict:
+  """``mlp_moments`` of every setting in ``settings`` (dicts with
+  ``activation``, a spec like ``relu`` or ``leaky_relu:0.2``, ``w_std``
+  (depth,), ``b_std`` and ``inputs``: "sphere" or not) on the same seeds
+  ``keys``: one compiled program (a switch over the distinct activations),
+  seeds in ``seed_batch`` batches. Returns name: (setting, seed, layer, ...)
+  float64 NumPy arrays."""
+  parsed = [activations.parse(s["activation"]) for s in settings]
+  specs = list({sp.label: sp for sp in parsed}.values())  # distinct, in order of first use
+  index = [[sp.label for sp in specs].index(sp.label) for sp in parsed]
+  batch = seed_batch(keys.shape[0], n_inputs, max(width, input_dim))
+  fn = compiled_moments(acts=tuple(sp.name for sp in specs), batch=batch, width=width,
+                        depth=depth, input_dim=input_dim, n_inputs=n_inputs)
+  params = jnp.asarray([sp.param for sp in specs], jnp.float64)
+  per = [jax.device_get(fn(keys, i, params, jnp.asarray(s["w_std"], jnp.float64), s["b_std"],
+                           float(s["inputs"] == "sphere")))
+         for i, s in zip(index, settings)]
+  return {name: np.stack([np.asarray(a[name], np.float64) for a in per]) for name in per[0]}
 
 
 # -- estimates over seeds (NumPy) ----------------------------------------------
