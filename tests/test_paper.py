@@ -7,7 +7,7 @@ import pytest
 
 from gaplab import paper
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/ -> the repository
 
 
 @pytest.mark.parametrize("key", sorted(paper.NUMBERS))

@@ -11,6 +11,7 @@ from gaplab.io import results
 from gaplab.simulations import architectures_at_init as arch
 
 
+@pytest.mark.slow
 def test_tiny_run_figure_and_report(tmp_path, capsys):
   out = str(tmp_path / "a")
   assert arch.main(["--tiny", "--out", out]) == 0

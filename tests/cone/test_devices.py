@@ -4,6 +4,7 @@ Each check runs a fresh process, because the device count and x64 are fixed
 when JAX starts.
 """
 import json
+import pytest
 import os
 import subprocess
 import sys
@@ -37,6 +38,7 @@ def _fresh(env_extra):
   return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_two_devices_and_no_x64_give_identical_numbers():
   here = engine.run(ConeConfig(**CFG))  # this process: 1 device, x64 on
   two = _fresh({"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
@@ -60,6 +62,7 @@ print(json.dumps({"devices": len(jax.devices()), "gap": hist["eval"]["gap"].toli
 """
 
 
+@pytest.mark.slow
 def test_training_runs_sharded_over_two_devices_match_one_device():
   from gaplab.training import sweep as train_sweep
   from gaplab.simulations import two_tower_training as tt

@@ -13,6 +13,7 @@ from gaplab.simulations import init_vs_optimisation as ivo
 from gaplab.simulations import interventions as iv
 
 
+@pytest.mark.slow
 def test_gaplab_train_flags_reach_the_preset(tmp_path, capsys):
   out = str(tmp_path / "t")
   rc, stdout, _ = run_cli(["train", "--tiny", "--out", out, "--taus", "1,0.1", "--swap", "0.25",
@@ -38,6 +39,7 @@ def test_gaplab_train_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys,
   assert not os.path.exists(out)
 
 
+@pytest.mark.slow
 def test_procrustes_amendment_run_reports_both_models(tmp_path, capsys):
   out = str(tmp_path / "ivo")
   assert ivo.main(["--tiny", "--out", out]) == 0
@@ -50,6 +52,7 @@ def test_procrustes_amendment_run_reports_both_models(tmp_path, capsys):
   np.testing.assert_allclose(rot[plain], np.broadcast_to(np.eye(rot.shape[-1]), rot[plain].shape))
 
 
+@pytest.mark.slow
 def test_interventions_share_seeds_and_sharing_is_its_own_setting(tmp_path, capsys):
   out = str(tmp_path / "iv")
   assert iv.main(["--tiny", "--out", out]) == 0
@@ -66,6 +69,7 @@ def test_interventions_share_seeds_and_sharing_is_its_own_setting(tmp_path, caps
   assert hp["hp_swap"].max() == 0.5 and hp["hp_w_unif"].max() == 1.0
 
 
+@pytest.mark.slow
 def test_bench_train_tiny_writes_a_complete_report(tmp_path, capsys):
   out = tmp_path / "b.json"
   report = bench_train.run("tiny", repeats=1, out=str(out))

@@ -134,6 +134,7 @@ def test_linear_act_linear_phase_uses_the_composed_map():
   assert rate == pytest.approx(direct.chi_c, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_theory_command_and_overlay(tmp_path, capsys):
   args = ["--activations", "relu,sigmoid", "--depth", "3", "--width", "32",
           "--input-dim", "8", "--n-samples", "12", "--seeds", "2", "--n-bins", "10"]

@@ -80,6 +80,7 @@ def test_independent_inits_on_the_same_inputs(tmp_path):
   assert relu["cross"] == pytest.approx(1 / math.pi, abs=3 / math.sqrt(512))
 
 
+@pytest.mark.slow
 def test_gap_and_run_commands(tmp_path, capsys):
   import json
   from clihelp import run_cli

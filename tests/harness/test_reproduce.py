@@ -19,6 +19,7 @@ def test_every_registered_experiment_and_check_is_complete():
     reproduce._validate(mod, "tiny")
 
 
+@pytest.mark.slow
 def test_reproduce_writes_data_figures_and_report(tmp_path):
   # one experiment and one theory check (every registered one has its own
   # tiny test; running them all here again would double the suite's time)

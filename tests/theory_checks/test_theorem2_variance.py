@@ -27,6 +27,7 @@ def tiny_run(tmp_path_factory):
   return rc, out
 
 
+@pytest.mark.slow
 def test_tiny_command_passes_and_writes_figures(tiny_run, capsys):
   rc, out = tiny_run
   assert rc == 0

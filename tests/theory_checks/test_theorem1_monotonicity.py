@@ -34,6 +34,7 @@ def rotation(rng, d):
   return q * np.sign(np.diag(rr))
 
 
+@pytest.mark.slow
 def test_tiny_main_writes_figures_and_claims_pass(tmp_path, capsys):
   out = str(tmp_path / "run")
   assert t1.main(["--tiny", "--out", out]) == 0

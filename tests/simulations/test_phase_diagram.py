@@ -29,6 +29,7 @@ def _cell(run, act, sw2, sb2):
           c["sigma_b2"].index(sb2))
 
 
+@pytest.mark.slow
 def test_main_writes_run_figures_and_report(tiny):
   rc, out, stdout = tiny
   assert rc == 0

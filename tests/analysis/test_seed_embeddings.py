@@ -60,6 +60,7 @@ def test_bad_shapes():
     seeds.nearest_centroid_accuracy(np.random.default_rng(0).standard_normal((2, 3, 2)), 0.0)
 
 
+@pytest.mark.slow
 def test_init_cones_tiny(tmp_path, capsys):
   import os
   from gaplab.io import results

@@ -214,6 +214,7 @@ def test_bad_inputs_name_the_field(call, field):
   assert e.value.field == field
 
 
+@pytest.mark.slow
 def test_tiny_run_saves_draws_and_reports(tmp_path, capsys):
   out = str(tmp_path / "s")
   assert sphere_mismatch.main(["--tiny", "--out", out]) == 0

@@ -1,12 +1,14 @@
 """`gaplab bench cone` runs end to end (a smoke test at tiny sizes; timings are
 never asserted: performance is for benchmarks, not tests)."""
 import json
+import pytest
 
 import numpy as np
 
 from gaplab.bench import cone as bench
 
 
+@pytest.mark.slow
 def test_bench_cone_tiny_writes_a_complete_report(tmp_path, capsys):
   out = tmp_path / "bench.json"
   report = bench.cone(quick=True, repeats=1, out=str(out), size="tiny")

@@ -12,6 +12,7 @@ from clihelp import run_cli
 
 
 
+@pytest.mark.slow
 def test_tiny_main_passes_and_claims_come_from_saved_data(tmp_path, capsys):
   out = str(tmp_path / "mf")
   assert mfc.main(["--tiny", "--out", out]) == 0
