@@ -156,7 +156,11 @@ def report(run_dir: str) -> str:
                         for t, k in zip(paper.FINETUNE_TAUS, paper.FINETUNE_KEYS))
             + " (" + paper.source(paper.FINETUNE_KEYS[0]) + ").", ""]
   for m, (rho, diff, falls) in zip(cfg["mismatch"], fixed_tau_trend(run)):
-    lines.append(f"Mismatch {m:g}: Spearman rho(tau, final gap) = {rho:.2f}; gap at the "
+    if len(cfg["taus"]) < 2:
+      lines.append(f"Mismatch {m:g}: one fixed temperature, so no trend over tau.")
+      continue
+    rho_text = f"{rho:.2f}" if np.isfinite(rho) else "n/a (needs 3 or more temperatures)"
+    lines.append(f"Mismatch {m:g}: Spearman rho(tau, final gap) = {rho_text}; gap at the "
                  f"largest tau minus at the smallest = {diff:+.3f} "
                  f"({'falls' if falls else 'does NOT fall'} as tau rises).")
   lines += [""] + train_store.plateau_lines(run)

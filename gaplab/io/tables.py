@@ -6,10 +6,12 @@
     |---|---|
     | 1 | x |
 
-Cells are written as ``str(cell)``, as given: format numbers before, and
-escape a ``|`` that is not a column break (``\\|``) yourself.
+Cells are written as ``str(cell)``: format numbers before. A ``|`` inside a
+cell (``|x|``, a norm) is escaped as ``\\|`` so it is not a column break.
 """
 from __future__ import annotations
+
+import re
 
 from gaplab._errors import ConfigError
 
@@ -18,7 +20,12 @@ RULES = {None: "---", "": "---", "l": ":---", "c": ":---:", "r": "---:"}
 
 def line(cells) -> str:
   """One table line: ``| c1 | c2 | ... |``."""
-  return "| " + " | ".join(str(c) for c in cells) + " |"
+  return "| " + " | ".join(_escape(str(c)) for c in cells) + " |"
+
+
+def _escape(text: str) -> str:
+  """``|`` -> ``\\|`` unless already escaped."""
+  return re.sub(r"(?<!\\)\|", r"\\|", text)
 
 
 def rule(n: int, align=None) -> str:

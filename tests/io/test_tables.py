@@ -74,3 +74,13 @@ def test_start_refuses_an_existing_out_before_any_work(tmp_path):
   with pytest.raises(ConfigError) as e:  # a bad config is named before `out` is looked at
     checks.start(Module, str(tmp_path / "taken"), "tiny", False, {}, validate)
   assert e.value.field == "n"
+
+
+def test_a_bar_inside_a_cell_is_escaped_once():
+  text = tables.table(["|mean − pred|", "b"], [("E|h|²", r"kept \| as is")])
+  assert text.splitlines()[0] == r"| \|mean − pred\| | b |"
+  assert text.splitlines()[2] == r"| E\|h\|² | kept \| as is |"
+  # the rendered row has as many unescaped column breaks as the header
+  import re
+  breaks = [len(re.findall(r"(?<!\\)\|", ln)) for ln in text.splitlines()]
+  assert breaks == [3, 3, 3]

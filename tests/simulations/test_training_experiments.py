@@ -82,3 +82,13 @@ def test_bench_train_tiny_writes_a_complete_report(tmp_path, capsys):
   assert "run-steps/s" in capsys.readouterr().out
   with pytest.raises(Exception, match="expected a new file"):
     bench_train.run("tiny", out=str(out))
+
+
+@pytest.mark.slow
+def test_one_temperature_reports_no_trend(tmp_path, capsys):
+  from gaplab.simulations import two_tower_training as tt
+  out = str(tmp_path / "tt")
+  assert tt.main(["--tiny", "--out", out, "--set", "taus=[0.01]", "learnable=false"]) == 0
+  report = tt.report(out)
+  assert "one fixed temperature, so no trend over tau" in report
+  assert "nan" not in report and "does NOT fall" not in report
