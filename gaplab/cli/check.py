@@ -9,13 +9,11 @@ from gaplab.harness.experiment import add_size_flags
 
 def add_parser(sub) -> None:
   from gaplab.theory_checks import CHECKS
-  p = sub.add_parser("check", help="run the theory checks: a pass/fail table",
-                     description="Run numerical checks of the theory (each "
-                     "compares simulation with analytic results and asserts), "
-                     "save their data and figures under --out, and print a "
-                     "pass/fail table with the measured figures. Exit status 1 "
-                     f"if a claim fails. Checks: {', '.join(CHECKS)}.",
-                     formatter_class=options.Defaults)
+  p = options.command(sub, "check", "run the theory checks: a pass/fail table", f"""
+      Run numerical checks of the theory (each compares simulation with analytic
+      results and asserts), save their data and figures under --out, and print a
+      pass/fail table with the measured figures. Exit status 1 if a claim fails.
+      Checks: {', '.join(CHECKS)}.""")
   p.add_argument("name", nargs="*", default=["all"], metavar="NAME",
                  help="check names, or all")
   add_size_flags(p, "a few minutes on a 2-core CPU (default: full sizes)")

@@ -6,10 +6,9 @@ from gaplab.cone.config import ConeConfig
 
 
 def add_parser(sub) -> None:
-  p = sub.add_parser("cone", help="run a cone-effect sweep of random networks",
-                     description="Measure the cone effect over a grid of "
-                     "activation x init x sigma_w x sigma_b x width x seed, for "
-                     "every layer 0..L.", formatter_class=options.Defaults)
+  p = options.command(sub, "cone", "run a cone-effect sweep of random networks", """
+      Measure the cone effect over a grid of activation x init x sigma_w x sigma_b x
+      width x seed, for every layer 0..L.""")
   options.add_cone_options(p, ConeConfig())
   options.add_run_dir(p, "runs/cone")
 

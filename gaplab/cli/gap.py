@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from gaplab._errors import ConfigError
+from gaplab.cli import options
 
 
 def add_parser(sub) -> None:
-  p = sub.add_parser("gap", help="the modality gap between two embedding arrays",
-                     description="gap = |mu_A - mu_B| between the centroids of the "
-                     "L2-normalised rows of A (N, D) and B (M, D), and its "
-                     "decomposition gap^2 = c_A + c_B - 2 mu_A.mu_B, with c the "
-                     "mean cosine over all pairs, diagonal included.")
+  p = options.command(sub, "gap", "the modality gap between two embedding arrays", """
+      gap = |mu_A - mu_B| between the centroids of the L2-normalised rows of A (N, D)
+      and B (M, D), and its decomposition gap^2 = c_A + c_B - 2 mu_A.mu_B, with c the
+      mean cosine over all pairs, diagonal included.""")
   p.add_argument("a", metavar="A.npy", help="embeddings of one modality, (N, D)")
   p.add_argument("b", metavar="B.npy", help="embeddings of the other, (M, D)")
 

@@ -7,14 +7,12 @@ LOGIT_SCALES = (100.0, 50.0, 30.0, 20.0, 10.0, 1.0)
 
 
 def add_parser(sub) -> None:
-  p = sub.add_parser("landscape", help="loss vs gap when embeddings are shifted "
-                     "along the gap (Fig 3b-d)",
-                     description="Shift paired embeddings along the gap direction "
-                     "(x - delta/2 gap_dir, y + delta/2 gap_dir, renormalised) and "
-                     "evaluate the symmetric CLIP loss over consecutive batches for "
-                     "every delta and logit scale in one jitted call. Rows pair up: "
-                     "row i of the image array with row i of the text array.",
-                     formatter_class=options.Defaults)
+  p = options.command(sub, "landscape",
+                      "loss vs gap when embeddings are shifted along the gap (Fig 3b-d)", """
+      Shift paired embeddings along the gap direction (x - delta/2 gap_dir,
+      y + delta/2 gap_dir, renormalised) and evaluate the symmetric CLIP loss over
+      consecutive batches for every delta and logit scale in one jitted call. Rows
+      pair up: row i of the image array with row i of the text array.""")
   p.add_argument("emb", nargs="?", default=None, metavar="EMB.npy",
                  help="embeddings of shape (2, N, D): images, then texts")
   p.add_argument("--image", default=None, help="image embeddings (N, D), with --text")

@@ -7,7 +7,7 @@ import sys
 from gaplab._errors import ConfigError
 from gaplab.cli import (bench, check, cone, gap, landscape, plot, reproduce, run,
                         sphere, theory, train)
-from gaplab.cli.options import flag
+from gaplab.cli.options import flag, subcommands
 from gaplab.harness.experiment import Parser
 
 # command -> its module (add_parser(sub), command(args)), in the order of --help
@@ -19,8 +19,7 @@ COMMANDS = {"cone": cone, "theory": theory, "plot": plot, "check": check, "run":
 def build_parser() -> Parser:
   p = Parser(prog="gaplab", description="JAX simulation and theory lab for the "
              "modality gap of contrastive models.")
-  sub = p.add_subparsers(dest="command", required=True, parser_class=Parser,
-                         metavar="COMMAND")
+  sub = subcommands(p, dest="command", metavar="COMMAND")
   for module in COMMANDS.values():
     module.add_parser(sub)
   return p

@@ -1,12 +1,13 @@
-"""What the command modules share: the help formatter, list-valued option types,
-the cone-sweep options and the flag a config field is set by."""
+"""What the command modules share: the help formatter, the sub-command
+declarations, list-valued option types, the cone-sweep options and the flag a
+config field is set by."""
 from __future__ import annotations
 
 import argparse
 import math
 
 from gaplab.cone.config import BLOCKS, DTYPES, INPUT_KINDS, PRECISIONS, ConeConfig
-from gaplab.harness.experiment import add_size_flags
+from gaplab.harness.experiment import Parser, add_size_flags
 
 # config field -> the flag a user types, where it is not --field-with-dashes
 FLAGS = {"widths": "--width", "bias": "--no-bias", "pairwise": "--no-pairwise",
@@ -34,6 +35,22 @@ class Defaults(argparse.ArgumentDefaultsHelpFormatter):
     if action.default is None or isinstance(action.default, bool):
       return action.help
     return super()._get_help_string(action)
+
+
+def subcommands(p, dest: str = "what", metavar: str = "WHAT"):
+  """The required group of sub-commands of ``p``, chosen by positional
+  ``metavar`` and stored in ``dest`` (``gaplab plot WHAT``, ``gaplab bench WHAT``)."""
+  return p.add_subparsers(dest=dest, required=True, parser_class=Parser, metavar=metavar)
+
+
+def command(sub, name: str, help: str, description: str | None = None):
+  """Sub-command ``name`` of the group ``sub``: ``help`` is its line in the
+  group's listing, ``description`` the paragraph atop its own --help (white
+  space folded to single spaces; argparse refills it to the terminal), whose
+  options show their defaults (``Defaults``)."""
+  if description is not None:
+    description = " ".join(description.split())
+  return sub.add_parser(name, help=help, description=description, formatter_class=Defaults)
 
 
 def spelt(values: tuple) -> str:

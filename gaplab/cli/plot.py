@@ -6,18 +6,14 @@ import os
 from gaplab._errors import ConfigError
 from gaplab.cli import options
 from gaplab.cone.config import ConeConfig
-from gaplab.harness.experiment import Parser
 
 
 def add_parser(sub) -> None:
   from gaplab.plotting import cone as plotting
-  p = sub.add_parser("plot", help="draw figures from a saved run")
-  psub = p.add_subparsers(dest="what", required=True, parser_class=Parser,
-                          metavar="WHAT")
-  c = psub.add_parser("cone", help="Fig 2b analogue from a cone run",
-                      description="Mean and 95%% band over seeds per layer, one "
-                      "line per variant, 1/pi reference line; PNG and PDF.",
-                      formatter_class=options.Defaults)
+  psub = options.subcommands(options.command(sub, "plot", "draw figures from a saved run"))
+  c = options.command(psub, "cone", "Fig 2b analogue from a cone run", """
+      Mean and 95% band over seeds per layer, one line per variant, 1/pi reference
+      line; PNG and PDF.""")
   c.add_argument("run", help="run directory written by 'gaplab cone'")
   c.add_argument("--stat", choices=tuple(plotting.CONE_STATS), default="mean_cos",
                  help="mean_cos: distinct pairs; mean_cos_diag: the paper's "

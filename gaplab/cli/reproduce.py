@@ -8,12 +8,11 @@ from gaplab.cli import options
 
 
 def add_parser(sub) -> None:
-  p = sub.add_parser("reproduce", help="run the paper-figure experiments and "
-                     "theory checks",
-                     description="Run every registered paper-figure experiment "
-                     "and theory check, write figures and REPORT.md next to the "
-                     "paper's numbers. Exit status 1 if a theory check fails "
-                     "(everything is still written).", formatter_class=options.Defaults)
+  p = options.command(sub, "reproduce",
+                      "run the paper-figure experiments and theory checks", """
+      Run every registered paper-figure experiment and theory check, write figures
+      and REPORT.md next to the paper's numbers. Exit status 1 if a theory check
+      fails (everything is still written).""")
   p.add_argument("--quick", action="store_true",
                  help="small sizes: a few minutes on a 2-core CPU (default: full sizes)")
   p.add_argument("--out", default=None,

@@ -7,12 +7,10 @@ from gaplab.cli import options
 
 def add_parser(sub) -> None:
   from gaplab.simulations import EXPERIMENTS
-  p = sub.add_parser("run", help="run one experiment file from simulations/",
-                     description="Run one registered experiment (the same as "
-                     "'python simulations/NAME.py'): save its data under --out, "
-                     "draw its figures in OUT/figures and print its report. "
-                     f"Experiments: {', '.join(EXPERIMENTS)}.",
-                     formatter_class=options.Defaults)
+  p = options.command(sub, "run", "run one experiment file from simulations/", f"""
+      Run one registered experiment (the same as 'python simulations/NAME.py'): save
+      its data under --out, draw its figures in OUT/figures and print its report.
+      Experiments: {', '.join(EXPERIMENTS)}.""")
   p.add_argument("name", metavar="NAME", help="experiment name")
   options.add_experiment_flags(p, "NAME")
   options.add_set(p, "override preset keys (unknown keys are an error)")

@@ -6,13 +6,12 @@ from gaplab.cone.config import ConeConfig
 
 
 def add_parser(sub) -> None:
-  p = sub.add_parser("theory", help="mean-field prediction for a cone sweep",
-                     description="Predict, at infinite width, the per-layer mean "
-                     "cosine that 'gaplab cone' with the same options measures: "
-                     "the mean-field map averaged over pairs of the sweep's own "
-                     "inputs, with each variant's fixed point, chi_1, depth scale "
-                     "and phase. Takes every 'gaplab cone' option (the statistics "
-                     "options have no effect).", formatter_class=options.Defaults)
+  p = options.command(sub, "theory", "mean-field prediction for a cone sweep", """
+      Predict, at infinite width, the per-layer mean cosine that 'gaplab cone' with
+      the same options measures: the mean-field map averaged over pairs of the
+      sweep's own inputs, with each variant's fixed point, chi_1, depth scale and
+      phase. Takes every 'gaplab cone' option (the statistics options have no
+      effect).""")
   options.add_cone_options(p, ConeConfig())
   g = p.add_argument_group("theory")
   g.add_argument("--pairs", type=int, default=512,

@@ -48,13 +48,12 @@ def _schedule(text: str) -> list:
 
 
 def add_parser(sub) -> None:
-  p = sub.add_parser("train", help="two-tower training sweep (seeds x temperatures)",
-                     description="Train two towers contrastively on synthetic paired data "
-                     "for seeds x temperatures (fixed, learnable, scheduled) in one "
-                     "compiled program; save the per-step logs, draw the gap over "
-                     "training and the final gap vs temperature, print the table. "
-                     "Runs simulations/two_tower_training.py; flags override its "
-                     "preset, --set any other key.", formatter_class=options.Defaults)
+  p = options.command(sub, "train", "two-tower training sweep (seeds x temperatures)", """
+      Train two towers contrastively on synthetic paired data for seeds x temperatures
+      (fixed, learnable, scheduled) in one compiled program; save the per-step logs,
+      draw the gap over training and the final gap vs temperature, print the table.
+      Runs simulations/two_tower_training.py; flags override its preset, --set any
+      other key.""")
   options.add_experiment_flags(p, NAME)
   for key, (fl, kw) in TRAIN_FLAGS.items():
     p.add_argument(fl, dest=key, **({"default": None} | kw))

@@ -37,14 +37,14 @@ EPS = 1e-5
 
 @dataclasses.dataclass(frozen=True)
 class ResNetConfig(Config):
-  image_size: int = 32
-  channels: int = 3
-  widths: tuple = (16, 32, 64)
+  image_size: int = 32     # side of the square input image, pixels
+  channels: int = 3        # colour channels of the input
+  widths: tuple = (16, 32, 64)  # channels of each stage (stride 2 between stages)
   blocks: int = 1          # basic blocks per stage
-  norm: str = "batch"
+  norm: str = "batch"      # "none", "batch" or "group" (above)
   groups: int = 8          # for norm="group"; must divide every width
-  embed_dim: int = 64
-  dtype: str = "float32"
+  embed_dim: int = 64      # size of the output embedding (the projection's)
+  dtype: str = "float32"   # of the parameters and the computation
 
   def validate(self):
     for f in ("image_size", "channels", "blocks", "groups", "embed_dim"):

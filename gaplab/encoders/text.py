@@ -39,14 +39,14 @@ POOLS = ("last", "argmax")
 
 @dataclasses.dataclass(frozen=True)
 class TextConfig(Config):
-  vocab: int = 1000
-  length: int = 16
-  dim: int = 64
-  depth: int = 4
-  heads: int = 4
-  embed_dim: int = 64
-  pool: str = "last"
-  dtype: str = "float32"
+  vocab: int = 1000        # token ids 0 .. vocab - 1
+  length: int = 16         # tokens per sequence (one learned position each)
+  dim: int = 64            # residual-stream width D
+  depth: int = 4           # transformer blocks L
+  heads: int = 4           # attention heads; must divide dim
+  embed_dim: int = 64      # size of the output embedding (the projection's)
+  pool: str = "last"       # which position is pooled: "last" or "argmax" (above)
+  dtype: str = "float32"   # of the parameters and the computation
 
   def validate(self):
     for f in ("vocab", "length", "dim", "depth", "heads", "embed_dim"):

@@ -31,14 +31,14 @@ from gaplab.encoders import batches as enc_inputs
 
 @dataclasses.dataclass(frozen=True)
 class ViTConfig(Config):
-  image_size: int = 32
-  channels: int = 3
-  patch: int = 8
-  dim: int = 64
-  depth: int = 4
-  heads: int = 4
-  embed_dim: int = 64
-  dtype: str = "float32"
+  image_size: int = 32     # side of the square input image, pixels
+  channels: int = 3        # colour channels of the input
+  patch: int = 8           # side of a square patch, pixels; must divide image_size
+  dim: int = 64            # residual-stream width D
+  depth: int = 4           # transformer blocks L
+  heads: int = 4           # attention heads; must divide dim
+  embed_dim: int = 64      # size of the output embedding (the projection's)
+  dtype: str = "float32"   # of the parameters and the computation
 
   def validate(self):
     for f in ("image_size", "channels", "patch", "dim", "depth", "heads", "embed_dim"):

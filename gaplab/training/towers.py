@@ -50,13 +50,13 @@ class Tower:
 
 @dataclasses.dataclass(frozen=True)
 class MLPConfig(Config):
-  view_dim: int = 64
-  width: int = 128
-  depth: int = 3
-  embed_dim: int = 32
-  activation: str = "relu"
-  sigma_w: float = 1.0
-  sigma_b: float = 1 / math.sqrt(512)
+  view_dim: int = 64         # size of the view the tower reads
+  width: int = 128           # hidden width W
+  depth: int = 3             # layers h <- phi(h W + b), the input layer included
+  embed_dim: int = 32        # size of the output embedding (the projection's)
+  activation: str = "relu"   # phi: an elementwise one of gaplab.nets.activations, name[:param]
+  sigma_w: float = 1.0       # weight gain: W ~ N(0, sigma_w^2 / fan_in)
+  sigma_b: float = 1 / math.sqrt(512)  # bias std, absolute: b ~ N(0, sigma_b^2)
 
   def validate(self):
     for f in ("view_dim", "width", "depth", "embed_dim"):

@@ -1,23 +1,18 @@
 """The architectures-at-init experiment at tiny size: the sweep's statistics
 code on every layer of every encoder, against brute force."""
-import os
-
 import jax
 import numpy as np
 import pytest
 
 from gaplab import encoders
-from gaplab.io import results
 from gaplab.simulations import architectures_at_init as arch
+from tinyrun import tiny_run
 
 
 @pytest.mark.slow
 def test_tiny_run_figure_and_report(tmp_path, capsys):
-  out = str(tmp_path / "a")
-  assert arch.main(["--tiny", "--out", out]) == 0
-  assert "| vit |" in capsys.readouterr().out
-  assert os.path.isfile(os.path.join(out, "figures", "architectures_at_init.png"))
-  run = results.load_run(out)
+  run, printed = tiny_run(arch, str(tmp_path / "a"), capsys)
+  assert "| vit |" in printed
   for n in ("resnet", "vit", "text"):
     layers = run.meta["encoders"][n]["layers"]
     assert run.arrays[f"{n}_mean_cos"].shape == (2, len(layers))

@@ -5,16 +5,13 @@ import os
 import numpy as np
 
 from gaplab.analysis import gap
-from gaplab.io import results
 from gaplab.simulations import gap_at_init
+from tinyrun import tiny_run
 
 
 def test_tiny_run_saves_consistent_gaps_and_draws_the_figure(tmp_path, capsys):
-  out = str(tmp_path / "g")
-  assert gap_at_init.main(["--tiny", "--out", out]) == 0
-  assert "| same data | 64 | relu |" in capsys.readouterr().out
-  assert os.path.isfile(os.path.join(out, "figures", "gap_at_init.png"))
-  run = results.load_run(out)
+  run, printed = tiny_run(gap_at_init, str(tmp_path / "g"), capsys)
+  assert "| same data | 64 | relu |" in printed
   a = run.arrays
   for t in ("same", "diff"):
     # gap^2 = c_A + c_B - 2 cross for every seed pair, layer and activation
