@@ -144,15 +144,25 @@ class FixedPoint:
 
 def length_fixed_point(act, sigma_w2, sigma_b2, *, q0=1.0, tol=1e-14,
                        max_iter=20000, q_max=1e12, **kw):
-  """(q*, converged) by iterating the length map from q0."""
-  q = float(q0)
-  for _ in range(max_iter):
+  """(q*, converged) by iterating the length map from q0.
+
+  q* = inf where q passes ``q_max``, or where after ``max_iter`` steps q is
+  still growing by at least half the step it took half-way (no geometric
+  approach to a finite fixed point: e.g. linear or ReLU at the edge, sigma_w^2
+  E[phi'^2] = 1 with sigma_b > 0, where q grows by sigma_b^2 every layer).
+  """
+  q, half_step = float(q0), None
+  for i in range(max_iter):
     new = float(sigma_w2 * mf.second_moment(act, q, **kw) + sigma_b2)
     if not math.isfinite(new) or new > q_max:
       return math.inf, False
     if abs(new - q) <= tol * max(1.0, q):
       return new, True
-    q = new
+    if i == max_iter // 2:
+      half_step = new - q
+    step, q = new - q, new
+  if half_step is not None and half_step > 0 and step >= 0.5 * half_step:
+    return math.inf, False
   return q, False
 
 

@@ -47,3 +47,22 @@ def test_parallel_inputs_are_allowed_at_the_bound():
   out = pr.propagate("relu", q1=2.0, q2=2.0, c12=2.0, **KW)  # identical inputs
   np.testing.assert_array_equal(out["one_minus_cos"], np.zeros(KW["depth"] + 1))
   assert mf.one_minus_cos(2.0, 2.0, 0.0) == 0.0
+
+
+@pytest.mark.parametrize("act, sw2, sb2", [("linear", 1.0, 1 / 512), ("relu", 2.0, 0.01)])
+def test_a_length_map_growing_by_sigma_b2_each_layer_has_no_fixed_point(act, sw2, sb2):
+  # q_{l+1} = q_l + sigma_b^2 exactly (sigma_w^2 E[phi^2](q) = q here): no
+  # finite q*, the cosine's slope tends to 1, so the phase is critical; the
+  # iteration cap used to stop at q = 1 + 20000 sigma_b^2 and call it ordered
+  q, converged = pr.length_fixed_point(act, sw2, sb2, max_iter=2000)
+  assert q == math.inf and not converged
+  fp = pr.fixed_point(act, sw2, sb2)
+  assert fp.phase == "critical" and fp.xi_c == math.inf
+
+
+@pytest.mark.parametrize("act, sw2, sb2, q_star", [
+    ("linear", 0.5, 0.1, 0.2),                       # q* = sb2 / (1 - sw2)
+    ("relu", 1.0, 1 / 512, 2 / 512)])                # q* = sb2 / (1 - sw2 / 2)
+def test_geometric_length_maps_still_converge(act, sw2, sb2, q_star):
+  q, converged = pr.length_fixed_point(act, sw2, sb2)
+  assert converged and q == pytest.approx(q_star, rel=1e-12)
