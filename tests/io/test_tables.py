@@ -12,7 +12,7 @@ from gaplab.nets import inputs
 
 def test_table_writes_header_rule_and_rows():
   text = tables.table(["a", "b c"], [(1, "x"), ("2.50", "|y|")])
-  assert text == "| a | b c |\n|---|---|\n| 1 | x |\n| 2.50 | |y| |"
+  assert text == "| a | b c |\n|---|---|\n| 1 | x |\n| 2.50 | \\|y\\| |"
   assert tables.table(["only"], []) == "| only |\n|---|"
   # rows may be any iterable of sequences (a generator, lists, numpy scalars)
   rows = ([np.int64(k), f"{v:.3f}"] for k, v in enumerate(np.array([0.5, 1 / 3])))
