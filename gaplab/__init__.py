@@ -8,7 +8,11 @@ and ``plotting`` serve them; ``harness`` is the protocol the experiments in
 sit on top. Nothing in the library imports an experiment.
 
 The names below are the public API: the modules users reach as
-``gaplab.<module>`` (kept from the flat layout) and a few functions.
+``gaplab.<module>`` (kept from the flat layout) and a few functions. Since
+the layout change, ``gaplab.cone`` and ``gaplab.plotting`` are packages (the
+cone store is ``gaplab.cone.store``, the cone figures ``gaplab.plotting.cone``),
+the CLI entry point is ``gaplab.cli.main.main``, and the experiment harness
+(``gaplab.harness.checks``) is no longer exported here.
 """
 from gaplab._version import __version__
 from gaplab._errors import ConfigError

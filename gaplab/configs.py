@@ -113,9 +113,10 @@ def check_dtype(value, field: str = "dtype") -> None:
   if value == "float64":
     import jax
     if not jax.config.jax_enable_x64:
-      raise ConfigError(field, "expected float32 unless 64-bit JAX is on (pass --x64, "
-                        "set JAX_ENABLE_X64=1 or call jax.config.update('jax_enable_x64', "
-                        "True) before making arrays), got 'float64'")
+      raise ConfigError(field, "expected float32 unless 64-bit JAX is on (the CLI turns it on for "
+                        "--dtype float64; else set JAX_ENABLE_X64=1 or call "
+                        "jax.config.update('jax_enable_x64', True) before making arrays), "
+                        "got 'float64'")
 
 
 def resolve_preset(preset: dict, sizes: dict, size: str, overrides: dict,

@@ -218,7 +218,6 @@ def report(run_dir: str) -> str:
     f = s["slopes"][v]
     rows.append((act, f"{fp['phase']} ({fp['xi_c']:.3g})", *(f"{r:.2g}" for r in s["rms"][:, v]),
                  f"{f.slope:.2f} ± {f.slope_se:.2f}", f"layer {worst}: {ratio[worst - 1]:.2f}"))
-  # (the last title's |...| is not escaped: the text stays as it always was)
   header = ["activation", "phase (ξc)", f"RMS dev. w={widths[0]}",
             *(f"w={w}" for w in widths[1:]), "slope",
             "worst layer at largest width: |mean − pred| / band"]

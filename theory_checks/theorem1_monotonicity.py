@@ -58,7 +58,7 @@ PRESET = dict(
     batch_elems=2 ** 22,  # draws per vmapped batch = batch_elems // (width * cells)
     # d_out < pad_to is drawn as the first d_out of pad_to rows (one compiled
     # program for all of them); with JAX's partitionable threefry these are
-    # the very numbers of an unpadded draw (tests/test_theorem1.py checks it)
+    # the very numbers of an unpadded draw (tests/theory_checks/test_theorem1_monotonicity.py checks it)
     pad_to=256,
 )
 SIZES = {

@@ -1,8 +1,8 @@
 """``gaplab bench train``: seeds x temperatures trained in one vmapped program
 against the same runs one by one in a Python loop, in one run on one machine.
 
-Workload: the two-tower task of ``simulations/two_tower_training.py`` (``training.presets``) (MLP
-towers, 20% mismatched pairs), R runs = R/8 seeds x 8 fixed temperatures
+Workload: the two-tower task of ``simulations/two_tower_training.py``
+(``training.presets``; MLP towers, 20% mismatched pairs), R runs = R/8 seeds x 8 fixed temperatures
 log-spaced from 1 to 1/100, over a sweep of tower widths. Three ways to train
 the same R runs, all jitted:
 

@@ -107,7 +107,8 @@ def add_set(p, text: str = "override any other preset key (unknown keys are an e
 
 
 def x64(dtype: str) -> None:
-  """Turn on 64-bit JAX for a float64 run."""
+  """Turn on 64-bit JAX for a float64 run (x64 only: the run's own matmul
+  precision setting stays; ``gaplab.precision.enable_x64`` also sets it)."""
   if dtype == "float64":
     import jax
     jax.config.update("jax_enable_x64", True)

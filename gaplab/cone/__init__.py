@@ -1,1 +1,1 @@
-"""Cone sweeps: their config, statistics, the jitted engine and the results store."""
+"""Cone sweeps: their config, presets, statistics, the jitted engine and the results store."""

@@ -93,7 +93,6 @@ class ConeConfig(Config):
     check_number_list("sigma_b", self.sigma_b)
     check_choice("block", self.block, BLOCKS)
     check_choice("precision", self.precision, PRECISIONS)
-    check_choice("dtype", self.dtype, DTYPES)
     check_bool("bias", self.bias)
     check_bool("pairwise", self.pairwise)
     if not self.activations:

@@ -19,7 +19,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gaplab.nets import activations
 from gaplab.nets import chunks
 from gaplab.nets import inits
 from gaplab.nets import inputs as inputs_mod

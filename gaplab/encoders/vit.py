@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gaplab._errors import ConfigError
-from gaplab.configs import Config, check_choice, check_dtype, check_int
+from gaplab.configs import Config, check_dtype, check_int
 from gaplab.encoders import base
 from gaplab.encoders import batches as enc_inputs
 

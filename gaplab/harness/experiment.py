@@ -1,4 +1,5 @@
-"""What every experiment file in ``simulations/`` shares: sizes, overrides that
+"""What every runnable file in ``simulations/`` (and, through ``checks.check_main``,
+in ``theory_checks/``) shares: sizes, overrides that
 reject unknown keys, and a small command line.
 
 An experiment module defines ``NAME``, ``TITLE``, ``config(size, **overrides)``,

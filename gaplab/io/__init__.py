@@ -1,1 +1,1 @@
-"""Results on disk: the run-directory store and provenance."""
+"""Results on disk: the run-directory store, provenance and Markdown tables."""

@@ -15,7 +15,8 @@ approximation (``jax.nn.gelu``'s default). ``leaky_relu`` defaults to slope 0.01
 Each elementwise entry also carries its NumPy float64 twin for the mean-field
 theory (``gaplab.theory.meanfield``): ``np_fn(x, p)``, its derivative
 ``np_grad(x, p)`` (written out by hand) and ``kinked``, whether phi is not
-analytic at 0 (every registered kink is at 0), so quadrature splits there. The
+analytic at 0 (every registered kink is at 0; informational: the mean-field
+quadrature always splits at 0). The
 NumPy side uses ``scipy.special`` (erf, ndtr, expit), never JAX, so it is
 float64 whatever the JAX x64 switch says. ``maxout`` has none (``np_fn is
 None``): it has no mean-field theory yet.
@@ -44,7 +45,7 @@ class Activation:
   arity: int = 1
   np_fn: Optional[Callable] = None  # NumPy float64 phi(x, p); None: no theory
   np_grad: Optional[Callable] = None  # NumPy float64 phi'(x, p)
-  kinked: bool = False  # phi not analytic at 0: quadrature splits there
+  kinked: bool = False  # phi not analytic at 0 (informational)
 
   @property
   def has_numpy(self) -> bool:

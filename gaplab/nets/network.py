@@ -18,7 +18,7 @@ the affine map here stays its own and the cone engine's numbers are unchanged;
 only the block orders are shared (``mlp.block``). The single-network form of
 one variant lives in ``gaplab.nets.mlp``: ``mlp.layer`` / ``mlp.forward`` on
 the (W, b) = (scale * base, ...) that ``gaplab.cone.engine.explicit_weights``
-returns (``tests/test_mlp.py`` checks that it gives the engine's outputs;
+returns (``tests/nets/test_mlp.py`` checks that it gives the engine's outputs;
 ``tests/reference.py`` is the float64 NumPy form of every block).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Row normalisation: every L2-normalisation of the rows of an array, in one place.
+"""Row normalisation of arrays: the lab's shared L2 row normalisers.
 
 Three spellings of one idea, ``u_i = x_i / |x_i|`` along the last axis:
 

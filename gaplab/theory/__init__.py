@@ -1,1 +1,1 @@
-"""Mean-field theory: the kernel maps, layer propagation and predictions for a sweep."""
+"""Mean-field theory: the kernel maps, layer propagation, phases and predictions for a sweep."""

@@ -163,7 +163,7 @@ def predict(cfg: ConeConfig, n_pairs: int = 1024, order: int = 32,
   return _predict(cfg, cfg.resolve_inputs(), n_pairs, order, pair_seed, check_pairs)
 
 
-def _predict(cfg, x_user, n_pairs, order, pair_seed, check_pairs) -> Prediction:
+def _predict(cfg, x_user, n_pairs, order, pair_seed=0, check_pairs=8) -> Prediction:
   """``predict`` of a validated ``cfg`` on its loaded user array (or None)."""
   t0 = time.perf_counter()
   pairs = input_pairs(cfg, n_pairs, pair_seed, x_user)
@@ -282,7 +282,7 @@ def run_and_save(cfg: ConeConfig, path: str, *, n_pairs: int = 512, order: int =
   for v in cfg.variants():
     meanfield.functions(_act(v))  # no theory (maxout): fail before any work
   results.check_writable(path, overwrite)
-  return save(_predict(cfg, x_user, n_pairs, order, 0, 8), path, overwrite)
+  return save(_predict(cfg, x_user, n_pairs, order), path, overwrite)
 
 
 def check_matches(cone_meta: dict, theory_meta: dict, theory_dir: str) -> None:

@@ -13,7 +13,7 @@ TRAIN_PRESET = dict(
     mismatch=[0.0, 0.2], data_seed=0, seed=0, seeds=8, run_chunk=0, lr=2e-3, lr_tau=2e-3,
     tau_ramp=0.5, swap=0.0,
     w_align=0.0, w_unif=0.0, dtype="float32")
-# The full presets train to a plateau (``plateau``): CLIP's schedule (linear
+# The full presets train to a plateau (``store.plateau``): CLIP's schedule (linear
 # warm-up, cosine decay to 0) over 8000 steps of batch 128, i.e. 250 epochs of
 # the 4096 pairs; a constant learning rate leaves the gap wandering with the
 # optimiser's noise (0.05-0.1 between evaluations) and biased upwards by it.

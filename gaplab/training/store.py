@@ -1,6 +1,6 @@
 """Training sweeps as results data: what the training experiment files share.
 
-``presets.TRAIN_PRESET`` holds every key ``train_sweep`` reads. ``run_and_save`` trains
+``training.presets.TRAIN_PRESET`` holds every key ``training.sweep`` reads. ``run_and_save`` trains
 the runs (seeds x variants) for each mismatch level (one compiled program: the
 data are arguments) and, for each ``share`` setting, writes one run directory:
 arrays ``train_NAME`` (setting, mismatch, run, step) and ``eval_NAME``

@@ -4,7 +4,8 @@
 ``make_data(cfg, mismatch)`` the task, ``grid(cfg, variants)`` the runs and
 ``sweep(...)`` trains them: runs are chunked (``run_chunk``, padded so every
 chunk reuses one compiled program) and sharded over devices when there are
-several (``gaplab.nets.chunks``). Run r of seed s uses the keys fold_in(key(seed), s): the same towers
+several (``gaplab.nets.chunks``). Run r of seed s uses the keys
+fold_in(key(seed), s): the same towers
 at init and the same batch order for every variant of that seed, so variants
 are compared over the same seeds.
 

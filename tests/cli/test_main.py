@@ -2,7 +2,6 @@
 nothing already written is touched by a refused or failed command."""
 import argparse
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -18,8 +17,6 @@ from clihelp import run_cli
 
 TINY = ["--activations", "relu,tanh", "--depth", "3", "--width", "8",
         "--input-dim", "5", "--n-samples", "12", "--seeds", "2", "--n-bins", "10"]
-
-
 
 
 @pytest.mark.parametrize("argv", [[], ["cone"], ["plot", "cone"], ["reproduce"],
