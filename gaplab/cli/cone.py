@@ -8,13 +8,20 @@ from gaplab.cone.config import ConeConfig
 def add_parser(sub) -> None:
   p = options.command(sub, "cone", "run a cone-effect sweep of random networks", """
       Measure the cone effect over a grid of activation x init x sigma_w x sigma_b x
-      width x seed, for every layer 0..L.""")
+      width x seed, for every layer 0..L. Chunks of seeds are kept as they finish,
+      so --resume continues a killed sweep.""")
   options.add_cone_options(p, ConeConfig())
   options.add_run_dir(p, "runs/cone")
+  options.add_scale_flags(p)
 
 
 def command(a) -> None:
   from gaplab.cone import store
   options.x64(a.dtype)
-  path = store.run_and_save(options.config_from_args(a), a.out, overwrite=a.overwrite)
-  print(f"wrote {path}")
+  cfg = options.config_from_args(a)
+  if a.dry_run:
+    print(store.dry_run(cfg, options.max_memory(a)))
+    return
+  path = store.run_and_save(cfg, a.out, overwrite=a.overwrite, resume=a.resume,
+                            max_memory=options.max_memory(a))
+  options.report_written(path, a.out)

@@ -7,6 +7,7 @@ import sys
 from gaplab._errors import ConfigError
 from gaplab.cli import (bench, check, cone, gap, landscape, plot, reproduce, run,
                         sphere, theory, train)
+from gaplab.cli import options
 from gaplab.cli.options import flag, subcommands
 from gaplab.harness.experiment import Parser
 
@@ -22,13 +23,32 @@ def build_parser() -> Parser:
   sub = subcommands(p, dest="command", metavar="COMMAND")
   for module in COMMANDS.values():
     module.add_parser(sub)
+  for command in options.commands_of(p):
+    options.add_runtime_flags(command)
   return p
 
 
+def setup(a) -> None:
+  """The runtime flags every command has: the compilation cache, and
+  ``jax.distributed`` where the command takes the multi-process flags."""
+  from gaplab.runtime import cache, distributed
+  if a.no_cache:
+    cache.disable()
+  else:
+    cache.enable(a.cache_dir)
+  distributed.initialize(getattr(a, "coordinator", None), getattr(a, "num_processes", None),
+                         getattr(a, "process_id", None))
+
+
 def main(argv=None) -> int:
+  from gaplab.runtime import progress
   a = build_parser().parse_args(argv)
   try:
-    rc = COMMANDS[a.command].command(a)
+    setup(a)
+    import jax
+    quiet = a.quiet or (jax.process_count() > 1 and jax.process_index() != 0)
+    with progress.use(progress.for_stream(quiet=quiet)):
+      rc = COMMANDS[a.command].command(a)
   except ConfigError as e:
     print(f"gaplab {a.command}: error: argument {flag(e.field)}: {e.message}",
           file=sys.stderr)

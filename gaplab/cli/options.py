@@ -10,7 +10,7 @@ from gaplab.cone.config import BLOCKS, DTYPES, INPUT_KINDS, PRECISIONS, ConeConf
 from gaplab.harness.experiment import Parser, add_size_flags
 
 # config field -> the flag a user types, where it is not --field-with-dashes
-FLAGS = {"widths": "--width", "bias": "--no-bias", "pairwise": "--no-pairwise",
+FLAGS = {"widths": "--width", "max_memory": "--max-memory", "bias": "--no-bias", "pairwise": "--no-pairwise",
          "run": "RUN", "pairs": "--pairs", "name": "NAME", "a": "A.npy",
          "b": "B.npy", "x": "A.npy", "y": "B.npy", "emb": "EMB.npy",
          "logit_scales": "--logit-scales", "deltas": "--deltas",
@@ -53,6 +53,51 @@ def command(sub, name: str, help: str, description: str | None = None):
   return sub.add_parser(name, help=help, description=description, formatter_class=Defaults)
 
 
+def commands_of(p):
+  """The parsers of every command under ``p`` (sub-commands of sub-commands
+  included; a parser with sub-commands is not a command itself)."""
+  groups = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+  if not groups:
+    return [p]
+  return [leaf for g in groups for c in dict.fromkeys(g.choices.values())
+          for leaf in commands_of(c)]
+
+
+def add_runtime_flags(p) -> None:
+  """What every command takes, last in its --help: --quiet and the
+  compilation cache flags (``gaplab.runtime``; ``cli.main`` applies them
+  before the command runs)."""
+  g = p.add_argument_group("running")
+  g.add_argument("--quiet", action="store_true",
+                 help="no progress on stderr (off a terminal: one line per finished "
+                 "stage; on one: a live bar)")
+  g.add_argument("--cache-dir", default=None,
+                 help="JAX's persistent compilation cache (default: $GAPLAB_CACHE_DIR, "
+                 "else ~/.cache/gaplab/jax)")
+  g.add_argument("--no-cache", action="store_true",
+                 help="turn the persistent compilation cache off")
+
+
+def add_scale_flags(p, resume: bool = True) -> None:
+  """Flags of a sweep that may be long or big: --resume, --max-memory,
+  --dry-run and the multi-process flags (``gaplab.runtime.distributed``)."""
+  g = p.add_argument_group("sweeps at scale")
+  if resume:
+    g.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run in --out (its chunks are kept in "
+                   "OUT.partial); the config must be the stored one")
+  g.add_argument("--max-memory", default=None, metavar="SIZE",
+                 help="device memory a chunk may use, e.g. 8G or 512M (default: what "
+                 "the device has free)")
+  g.add_argument("--dry-run", action="store_true",
+                 help="print the plan (chunks, estimated memory per device) and stop")
+  g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                 help="multi-process run: process 0's address (all processes give the same)")
+  g.add_argument("--num-processes", type=int, default=None, help="multi-process run: N")
+  g.add_argument("--process-id", type=int, default=None,
+                 help="multi-process run: this process's index in [0, N)")
+
+
 def spelt(values: tuple) -> str:
   """A list default as the user types it; argparse parses a string default with
   the option's type, so the parsed value is the tuple itself."""
@@ -89,6 +134,22 @@ def add_run_dir(p, default: str) -> None:
   """--out (a new run directory, default ``default``) and --overwrite."""
   p.add_argument("--out", default=default, help="new run directory")
   add_overwrite(p)
+
+
+def report_written(path: str | None, out: str) -> None:
+  """What a resumable command prints when it ends: the run it wrote, or that
+  ``--resume`` found nothing left to do. Only process 0 of a multi-process
+  run prints."""
+  import jax
+  if jax.process_index() != 0:
+    return
+  print(f"{out}: already finished, nothing to do" if path is None else f"wrote {path}")
+
+
+def max_memory(a) -> int | None:
+  """--max-memory in bytes (None when not given)."""
+  from gaplab.runtime import memory
+  return None if a.max_memory is None else memory.parse_bytes(a.max_memory)
 
 
 def add_experiment_flags(p, name: str) -> None:
@@ -156,7 +217,8 @@ def add_cone_options(p: argparse.ArgumentParser, defaults: ConeConfig):
   g.add_argument("--pair-block", type=int, default=d.pair_block,
                  help="rows per block for pairwise statistics")
   g.add_argument("--seed-chunk", type=int, default=d.seed_chunk,
-                 help="seeds per compiled call; 0 picks one from memory")
+                 help="seeds per device and compiled call; 0 picks one (a speed "
+                 "heuristic, lowered to fit the memory)")
   g.add_argument("--precision", choices=PRECISIONS, default=d.precision,
                  help="matmul precision")
   g.add_argument("--dtype", choices=DTYPES, default=d.dtype,

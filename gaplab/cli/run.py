@@ -14,11 +14,36 @@ def add_parser(sub) -> None:
   p.add_argument("name", metavar="NAME", help="experiment name")
   options.add_experiment_flags(p, "NAME")
   options.add_set(p, "override preset keys (unknown keys are an error)")
+  options.add_scale_flags(p)
+
+
+# run options that are flags of the command, not preset keys
+FLAG_FIELDS = ("out", "set", "resume", "max_memory", "coordinator", "num_processes",
+               "process_id")
 
 
 def preset_flag(field: str) -> str:
   """The flag an error about preset key ``field`` names (else --set FIELD)."""
-  return field if field in ("out", "set") else f"set {field}"
+  return options.flag(field) if field in FLAG_FIELDS else f"set {field}"
+
+
+def scale_options(a, mod, name: str) -> dict:
+  """--resume, --max-memory and --dry-run as ``run`` arguments, for the
+  experiments that take them (the training sweeps); a ConfigError naming the
+  flag for the others."""
+  import inspect
+  takes = "resume" in inspect.signature(mod.run).parameters
+  given = {k: v for k, v in (("resume", a.resume), ("max_memory", options.max_memory(a)),
+                             ("dry_run", a.dry_run)) if v}
+  if given and not takes:
+    from gaplab.simulations import EXPERIMENTS
+    import importlib
+    able = [n for n in EXPERIMENTS if "resume" in inspect.signature(
+        importlib.import_module(f"gaplab.simulations.{n}").run).parameters]
+    field = next(iter(given))
+    raise ConfigError(field, f"expected an experiment that takes it ({', '.join(able)}), "
+                      f"got {name!r}")
+  return given
 
 
 def command(a, name=None, flags=None, overrides=None) -> None:
@@ -35,9 +60,17 @@ def command(a, name=None, flags=None, overrides=None) -> None:
   try:
     over = dict(overrides or {})
     over.update(parse_overrides(a.set))
-    path = mod.run(a.out or f"runs/{name}", a.size or "full", a.overwrite, **over)
+    scale = scale_options(a, mod, name)
+    path = mod.run(a.out or f"runs/{name}", a.size or "full", a.overwrite, **scale, **over)
   except ConfigError as e:
     raise ConfigError(flags(e.field), e.message) from None
+  import jax
+  if a.dry_run:
+    print(path)
+    return
+  if path is None or jax.process_index() != 0:  # finished already, or not the writer
+    options.report_written(path, a.out or f"runs/{name}")
+    return
   for f in mod.figures(path, path + "/figures"):
     print(f"wrote {f}")
   print(mod.report(path))

@@ -58,6 +58,7 @@ def add_parser(sub) -> None:
   for key, (fl, kw) in TRAIN_FLAGS.items():
     p.add_argument(fl, dest=key, **({"default": None} | kw))
   options.add_set(p)
+  options.add_scale_flags(p)
 
 
 def train_overrides(a: argparse.Namespace) -> dict:

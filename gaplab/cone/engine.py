@@ -205,9 +205,37 @@ def run(cfg: ConeConfig) -> SweepOutput:
   return sweep(cfg, cfg.resolve_inputs())
 
 
-def sweep(cfg: ConeConfig, x_user) -> SweepOutput:
+def plan_widths(cfg: ConeConfig, x_user, max_memory: int | None = None) -> list:
+  """Per width, the memory plan (``runtime.memory.ChunkPlan``) of its seed
+  chunks: each device takes ``cfg.seed_chunk`` seeds per call, or the speed
+  heuristic ``auto_seed_chunk``'s, lowered until the estimated peak fits the
+  device (or ``max_memory`` bytes); ConfigError ("max_memory") when one seed
+  per device does not fit. ``plan.chunk`` is the seeds per call over all
+  devices (``chunks.global_chunk``)."""
+  from gaplab.runtime import memory
+  n, d_in = x_user.shape if x_user is not None else (cfg.n_samples, cfg.input_dim)
+  n_var = len(cfg.variants())
+  budget = memory.device_budget(max_memory=max_memory)
+  out = []
+  for width in cfg.widths:
+    est = memory.cone_estimate(
+        n_variants=n_var, n_samples=n, width=width, input_dim=d_in, depth=cfg.depth,
+        n_bins=cfg.n_bins, pair_block=stats.block_size(n, cfg.pair_block),
+        pairwise=cfg.pairwise, itemsize=jnp.dtype(cfg.dtype).itemsize,
+        shared_inputs=x_user is not None,
+        n_families=len(family_stacks(cfg.variants())))
+    preferred = cfg.seed_chunk or auto_seed_chunk(cfg, n_var, width, n)
+    out.append(chunks.plan(est, cfg.seeds, budget, preferred=preferred, item="seed"))
+  return out
+
+
+def sweep(cfg: ConeConfig, x_user, seed_chunks=None, store=None) -> SweepOutput:
   """The whole sweep of a validated ``cfg`` on ``x_user`` (its loaded input
-  array, None for generated inputs): ``cfg.resolve_inputs()`` gives both."""
+  array, None for generated inputs): ``cfg.resolve_inputs()`` gives both.
+
+  ``seed_chunks``: seeds per compiled call for each width (default: the
+  memory plan, ``plan_widths``); ``store``: a ``gaplab.io.chunkstore`` store
+  that keeps each finished chunk, so a killed sweep resumes."""
   t0 = time.perf_counter()
   n, d_in = x_user.shape if x_user is not None else (cfg.n_samples, cfg.input_dim)
   dtype = jnp.dtype(cfg.dtype)
@@ -217,26 +245,25 @@ def sweep(cfg: ConeConfig, x_user) -> SweepOutput:
   inverse = np.argsort(order)  # family-stack rows -> variant order
   keys = seed_keys(cfg)
   x_arg = None if x_user is None else jnp.asarray(x_user, dtype)
+  if seed_chunks is None:
+    seed_chunks = [p.chunk for p in plan_widths(cfg, x_user)]
   per_width = []
-  chunk = 0
-  for width in cfg.widths:
-    chunk = cfg.seed_chunk or auto_seed_chunk(cfg, len(variants), width, n)
-    chunk = chunks.per_device(chunk)
+  for wi, (width, chunk) in enumerate(zip(cfg.widths, seed_chunks)):
     plan = Plan(families=tuple((f, segments(vs)) for f, vs in stacks.items()),
                 block=cfg.block, depth=cfg.depth,
                 width=width, input_dim=d_in, n_samples=n,
                 inputs="array" if x_user is not None else cfg.inputs,
                 n_bins=cfg.n_bins, pair_block=cfg.pair_block,
                 pairwise=cfg.pairwise, dtype=cfg.dtype, precision=cfg.precision)
-    fn = compiled(plan)
     params = family_params(cfg, stacks, width, d_in, dtype)
+    call = chunks.program(compiled(plan), x_arg, params, label=f"cone program, width {width}")
     # padded chunks of seeds, so every call reuses the compiled shape
-    out = chunks.chunked(lambda ks: fn(ks, x_arg, params), keys, cfg.seeds, chunk,
-                         axis="seed")
+    out = chunks.chunked(call, keys, cfg.seeds, chunk, axis="seed", store=store,
+                         prefix=f"width{wi}", label=f"cone sweep, width {width}")
     # (seed, V, layer, ...) -> (V, seed, layer, ...), rows in variant order
     per_width.append({k: np.swapaxes(out[k], 0, 1)[inverse] for k in STAT_KEYS})
   arrays = {k: np.stack([w[k] for w in per_width]) for k in STAT_KEYS}
-  return SweepOutput(cfg, arrays, variants, d_in, n, chunk,
+  return SweepOutput(cfg, arrays, variants, d_in, n, int(seed_chunks[-1]),
                      time.perf_counter() - t0, x_user)
 
 

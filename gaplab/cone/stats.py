@@ -55,7 +55,7 @@ def hist_edges(n_bins: int):
   return np.linspace(-1.0, 1.0, n_bins + 1)
 
 
-def _block_size(n: int, block: int) -> int:
+def block_size(n: int, block: int) -> int:
   """Rows per block: a divisor of n near ``block`` when one exists (no padding,
   so off-diagonal blocks need no mask), else ``block``."""
   if n <= block:
@@ -85,7 +85,7 @@ def _block_pairs(nb: int):
 def _pairwise(y, sy, *, n_bins: int, block: int):
   """(min D, max D, histogram of cos) over pairs i < j; D = 1 - cos."""
   n, d = y.shape
-  b = _block_size(n, block)
+  b = block_size(n, block)
   nb = -(-n // b)
   pad = nb * b - n
   yb = jnp.pad(y, ((0, pad), (0, 0))).reshape(nb, b, d)

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+
+import jax
 
 import numpy as np
 
@@ -11,6 +14,7 @@ from gaplab.io import provenance
 from gaplab.io import results
 from gaplab.cone import stats
 from gaplab.cone.config import ConeConfig
+from gaplab._errors import ConfigError
 
 AXES = ("width", "variant", "seed", "layer")
 VARIANT_COLUMNS = ("activation", "act_param", "init", "sigma_w", "sigma_b")
@@ -80,9 +84,64 @@ def save(out: engine.SweepOutput, path: str, overwrite: bool = False) -> str:
                           header=header, rows=rows, overwrite=overwrite)
 
 
-def run_and_save(cfg: ConeConfig, path: str, overwrite: bool = False) -> str:
-  """Checks everything (config and destination) first, then runs and saves;
-  a user input file is loaded once, here."""
+def _record(cfg: ConeConfig, x_user, plans) -> dict:
+  """What a resumable cone run is: its config (with the inputs' identity) and
+  its plan (seeds per chunk for each width)."""
+  return {"kind": "cone",
+          "config": dict(cfg.to_dict(), inputs_resolved=inputs_description(cfg, x=x_user)),
+          "plan": {"seed_chunks": [p.chunk for p in plans],
+                   "devices": len(jax.devices()), "processes": jax.process_count()}}
+
+
+def dry_run(cfg: ConeConfig, max_memory: int | None = None) -> str:
+  """The plan a sweep would follow (chunks, estimated peak memory per device),
+  without running it."""
   x_user = cfg.resolve_inputs()
-  results.check_writable(path, overwrite)
-  return save(engine.sweep(cfg, x_user), path, overwrite)
+  lines = [f"cone sweep: {len(cfg.variants())} variants x {cfg.seeds} seeds x depth "
+           f"{cfg.depth}, {len(jax.devices())} device(s) in {jax.process_count()} process(es)"]
+  for width, plan in zip(cfg.widths, engine.plan_widths(cfg, x_user, max_memory)):
+    lines += [f"width {width}:"] + ["  " + ln for ln in plan.describe().splitlines()]
+  return "\n".join(lines)
+
+
+def run_and_save(cfg: ConeConfig, path: str, overwrite: bool = False, *,
+                 resume: bool = False, max_memory: int | None = None) -> str | None:
+  """Checks everything (config, destination, memory plan) first, then runs
+  and saves; a user input file is loaded once, here. Each finished chunk of
+  seeds is kept in ``PATH.partial`` until the run is saved: ``resume``
+  continues a killed run (same config), recomputing only the missing chunks.
+  Returns the run's path, or None when ``resume`` finds it already finished.
+  With several processes only process 0 writes."""
+  from gaplab.io import chunkstore
+  x_user = cfg.resolve_inputs()
+  plans = engine.plan_widths(cfg, x_user, max_memory)
+  record = _record(cfg, x_user, plans)
+  writer = jax.process_index() == 0
+  store = chunkstore.open_store(path, record, resume=resume, overwrite=overwrite,
+                                writer=writer)
+  if store is None:
+    return None
+  seed_chunks = record["plan"]["seed_chunks"]
+  if resume and writer:
+    seed_chunks = store.record()["plan"]["seed_chunks"]
+  seed_chunks = _agreed_chunks(seed_chunks)
+  out = engine.sweep(cfg, x_user, seed_chunks=seed_chunks, store=store)
+  if not writer:
+    return os.path.abspath(path)
+  saved = save(out, path, overwrite=True)  # open_store checked the destination
+  store.finish()
+  return saved
+
+
+def _agreed_chunks(seed_chunks: list) -> list:
+  """Process 0's chunk sizes on every process, checked against the devices."""
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    seed_chunks = np.asarray(multihost_utils.broadcast_one_to_all(
+        np.asarray(seed_chunks, np.int64))).tolist()
+  n = len(jax.devices())
+  bad = [c for c in seed_chunks if c % n]
+  if bad:
+    raise ConfigError("resume", f"expected a run whose seed chunks split over {n} devices, "
+                      f"got chunks of {bad[0]} seeds (resume it on the devices it started on)")
+  return [int(c) for c in seed_chunks]

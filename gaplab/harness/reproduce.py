@@ -13,6 +13,7 @@ import time
 
 from gaplab.harness import checks
 from gaplab.io import results
+from gaplab.runtime import progress
 from gaplab._errors import ConfigError
 
 
@@ -73,13 +74,16 @@ def main(exps: dict, *, quick: bool = False, out: str | None = None, only=None,
   for n in names:
     results.check_writable(os.path.join(out, "data", n), overwrite)
     _validate(exps[n], size)
-  for n in names:
-    t0 = time.perf_counter()
-    data = exps[n].run(os.path.join(out, "data", n), size, overwrite)
-    figs = exps[n].figures(data, out)
-    print(f"{n}: {exps[n].TITLE} ({time.perf_counter() - t0:.1f} s)")
-    for f in figs:
-      print(f"  wrote {f}")
+  with progress.current().stage("reproduce", total=len(names), unit="experiments") as stage:
+    for i, n in enumerate(names):
+      stage.describe(f"reproduce {i + 1}/{len(names)}: {n}")
+      t0 = time.perf_counter()
+      data = exps[n].run(os.path.join(out, "data", n), size, overwrite)
+      figs = exps[n].figures(data, out)
+      print(f"{n}: {exps[n].TITLE} ({time.perf_counter() - t0:.1f} s)", flush=True)
+      for f in figs:
+        print(f"  wrote {f}", flush=True)
+      stage.advance()
   print(f"wrote {write_report(exps, out, quick)}")
   failed = [(n, c) for n in names if _is_check(exps[n])
             for c in exps[n].claims(os.path.join(out, "data", n)) if not c.passed]

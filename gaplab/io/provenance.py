@@ -10,6 +10,8 @@ import sys
 import jax
 import numpy as np
 
+from gaplab.runtime import cache
+
 
 def git_commit() -> dict:
   """The commit of the checkout gaplab was imported from, if it is one."""
@@ -27,9 +29,10 @@ def git_commit() -> dict:
 
 
 def device() -> dict:
+  """The devices a run used: all processes' (``count``), in ``processes``."""
   devs = jax.devices()
   return {"platform": devs[0].platform, "kind": devs[0].device_kind,
-          "count": len(devs), "host": platform.node(),
+          "count": len(devs), "processes": jax.process_count(), "host": platform.node(),
           "cpu_count": os.cpu_count()}
 
 
@@ -47,6 +50,7 @@ def collect(*, precision: str, dtype: str) -> dict:
       "matmul_precision": precision,
       "dtype": dtype,
       "x64": bool(jax.config.jax_enable_x64),
+      "compilation_cache": cache.describe(),
       "git": git_commit(),
       "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
           timespec="seconds"),

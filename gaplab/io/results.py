@@ -42,7 +42,8 @@ def _cell(x):
   return str(x)
 
 
-def _default(o):
+def json_default(o):
+  """JSON for NumPy arrays and scalars and dataclasses (``json.dump(default=...)``)."""
   if isinstance(o, np.ndarray):
     return o.tolist()
   if isinstance(o, (np.floating, np.integer, np.bool_)):
@@ -65,7 +66,7 @@ def save_run(path: str, *, meta: dict, arrays: dict, header: Sequence[str],
   os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a run dir is ordinary
   try:
     with open(os.path.join(tmp, CONFIG), "w") as f:
-      json.dump(meta, f, indent=2, default=_default, allow_nan=True)
+      json.dump(meta, f, indent=2, default=json_default, allow_nan=True)
       f.write("\n")
     np.savez_compressed(os.path.join(tmp, ARRAYS), **arrays)
     with open(os.path.join(tmp, TABLE), "w", newline="") as f:

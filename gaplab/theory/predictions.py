@@ -37,6 +37,7 @@ from gaplab.nets import inits
 from gaplab.theory import meanfield as mf
 from gaplab.nets import network
 from gaplab.nets.rows import unit_rows_f64
+from gaplab.runtime import progress
 from gaplab.theory import propagation
 from gaplab.cone.config import ConeConfig, Variant
 
@@ -180,31 +181,35 @@ def _predict(cfg, x_user, n_pairs, order, pair_seed=0, check_pairs=8) -> Predict
     if _act(v) not in kernels:
       ker = pair_kernel(pairs["rows"], mf.functions(_act(v))[0]) if post else pairs
       kernels[_act(v)] = {k: ker[k] for k in keys}
-  for wi, width in enumerate(cfg.widths):
-    fixed.append([])
-    for v in variants:
-      sw2, sb2 = layer_variances(cfg, v, width, d_in)
-      kernel = kernels[_act(v)]
-      prop = lambda ker, o: propagation.propagate(
-          _act(v), sigma_w2=sw2, sigma_b2=sb2, depth=cfg.depth, block=cfg.block,
-          order=o, skip_first_act=post, **ker)["one_minus_cos"]
-      omc = prop(kernel, order)  # (layer, pair)
-      if post:  # layer 0 is the inputs, not phi(inputs)
-        omc[0] = mf.one_minus_cos(pairs["q1"], pairs["q2"], pairs["dist"])
-      if pairs["exhaustive"]:  # every pair of every input set: exact
-        one_minus, se = omc.mean(axis=1), np.zeros(cfg.depth + 1)
-      else:
-        one_minus, se = pair_average(omc, pairs["c0"], pairs["c0_means"])
-      sub = {k: x[:check_pairs] for k, x in kernel.items()}
-      fine = prop(sub, 2 * order)
-      err = np.abs(prop(sub, order) - fine) / np.maximum(np.abs(fine), 1e-300)
-      idx = (wi, v.index)
-      arrays["one_minus_mean_cos"][idx] = one_minus
-      arrays["mean_cos"][idx] = 1 - one_minus
-      arrays["mean_cos_diag"][idx] = 1 - (n - 1) / n * one_minus
-      arrays["mean_cos_se"][idx] = se
-      arrays["quadrature_error"][idx] = float(np.max(err))
-      fixed[-1].append(variant_fixed_point(cfg, v, width))
+  with progress.current().stage(f"mean-field prediction, {len(variants)} variants",
+                                total=len(cfg.widths) * len(variants),
+                                unit="variants") as stage:
+    for wi, width in enumerate(cfg.widths):
+      fixed.append([])
+      for v in variants:
+        sw2, sb2 = layer_variances(cfg, v, width, d_in)
+        kernel = kernels[_act(v)]
+        prop = lambda ker, o: propagation.propagate(
+            _act(v), sigma_w2=sw2, sigma_b2=sb2, depth=cfg.depth, block=cfg.block,
+            order=o, skip_first_act=post, **ker)["one_minus_cos"]
+        omc = prop(kernel, order)  # (layer, pair)
+        if post:  # layer 0 is the inputs, not phi(inputs)
+          omc[0] = mf.one_minus_cos(pairs["q1"], pairs["q2"], pairs["dist"])
+        if pairs["exhaustive"]:  # every pair of every input set: exact
+          one_minus, se = omc.mean(axis=1), np.zeros(cfg.depth + 1)
+        else:
+          one_minus, se = pair_average(omc, pairs["c0"], pairs["c0_means"])
+        sub = {k: x[:check_pairs] for k, x in kernel.items()}
+        fine = prop(sub, 2 * order)
+        err = np.abs(prop(sub, order) - fine) / np.maximum(np.abs(fine), 1e-300)
+        idx = (wi, v.index)
+        arrays["one_minus_mean_cos"][idx] = one_minus
+        arrays["mean_cos"][idx] = 1 - one_minus
+        arrays["mean_cos_diag"][idx] = 1 - (n - 1) / n * one_minus
+        arrays["mean_cos_se"][idx] = se
+        arrays["quadrature_error"][idx] = float(np.max(err))
+        fixed[-1].append(variant_fixed_point(cfg, v, width))
+        stage.advance()
   return Prediction(cfg, arrays, variants, fixed, pairs, order,
                     time.perf_counter() - t0, x_user)
 

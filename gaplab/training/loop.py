@@ -216,20 +216,36 @@ def evaluate(spec: Spec, evals: Pairs, hp: dict, consts: RunConsts, params, t) -
   return _measure(*_embed(spec, params["towers"], consts.rot, evals.image, evals.text), tau)
 
 
-def train_one(spec: Spec, train: Pairs, evals: Pairs, hp: dict, key, params0):
-  """One run, for vmapping: returns (final params, {"train": {name: (steps,)},
-  "eval": {name: (steps // eval_every + 1,)}, "rotation": (D, D)})."""
+def begin(spec: Spec, train: Pairs, evals: Pairs, hp: dict, key, params0):
+  """A run at step 0: (RunState, RunConsts, the evaluation at step 0)."""
   state, consts = start(spec, train, evals, hp, key, params0)
-  first = evaluate(spec, evals, hp, consts, state.params, 0)
+  return state, consts, evaluate(spec, evals, hp, consts, state.params, 0)
 
+
+def advance(spec: Spec, train: Pairs, evals: Pairs, hp: dict, consts: RunConsts,
+            state: RunState, first, n_intervals: int):
+  """Evaluation intervals ``first .. first + n_intervals - 1`` of a run
+  (``eval_every`` steps each, then an evaluation), state in, state out:
+  (state, train logs {name: (n_intervals * eval_every,)}, evaluations {name:
+  (n_intervals,)}). Runs of one program in consecutive pieces equal the
+  whole, so a long run can stop and go on from a checkpoint of its state."""
   def interval(state, i):
     state, logs = jax.lax.scan(functools.partial(step, spec, train, hp, consts), state,
                                i * spec.eval_every + jnp.arange(spec.eval_every))
     return state, (logs, evaluate(spec, evals, hp, consts, state.params,
                                   (i + 1) * spec.eval_every - 1))
 
-  state, (logs, ev) = jax.lax.scan(interval, state, jnp.arange(spec.steps // spec.eval_every))
-  history = {"train": jax.tree.map(lambda a: a.reshape(-1), logs),
+  state, (logs, ev) = jax.lax.scan(interval, state, first + jnp.arange(n_intervals))
+  return state, jax.tree.map(lambda a: a.reshape(-1), logs), ev
+
+
+def train_one(spec: Spec, train: Pairs, evals: Pairs, hp: dict, key, params0):
+  """One run, for vmapping: returns (final params, {"train": {name: (steps,)},
+  "eval": {name: (steps // eval_every + 1,)}, "rotation": (D, D)})."""
+  state, consts, first = begin(spec, train, evals, hp, key, params0)
+  state, logs, ev = advance(spec, train, evals, hp, consts, state, 0,
+                            spec.steps // spec.eval_every)
+  history = {"train": logs,
              "eval": jax.tree.map(lambda f, r: jnp.concatenate([f[None], r]), first, ev),
              "rotation": consts.rot}
   return state.params, history
@@ -244,6 +260,22 @@ def train_runs(spec: Spec, train: Pairs, evals: Pairs, hp: dict, keys, params0):
   """``train_one`` vmapped over runs (leading axis of hp, keys and params0)."""
   return jax.vmap(train_one, in_axes=(None, None, None, 0, 0, 0))(
       spec, train, evals, hp, keys, params0)
+
+
+@functools.lru_cache(maxsize=16)
+def segment_programs(spec: Spec, n_intervals: int):
+  """(begin_runs, advance_runs): ``begin`` and ``advance`` (``n_intervals``
+  per call) vmapped over runs and jitted, for a sweep that trains in
+  checkpointed segments: begin_runs((hp, keys, params0), train, evals) and
+  advance_runs((hp, consts, state), train, evals, first)."""
+  def begin_runs(runs, tr, ev):
+    return jax.vmap(functools.partial(begin, spec, tr, ev))(*runs)
+
+  def advance_runs(runs, tr, ev, first):
+    one = lambda hp, consts, state: advance(spec, tr, ev, hp, consts, state, first,
+                                            n_intervals)
+    return jax.vmap(one)(*runs)
+  return jax.jit(begin_runs), jax.jit(advance_runs)
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -10,7 +10,8 @@ TRAIN_PRESET = dict(
     sigma_b=1 / math.sqrt(512), share="none", steps=8000, batch_size=128, eval_every=200,
     lr_schedule="cosine", warmup_steps=200, log_every=50,
     n_train=4096, n_eval=512, latent_dim=8, noise=0.1, n_classes=0, class_spread=0.5,
-    mismatch=[0.0, 0.2], data_seed=0, seed=0, seeds=8, run_chunk=0, lr=2e-3, lr_tau=2e-3,
+    mismatch=[0.0, 0.2], data_seed=0, seed=0, seeds=8, run_chunk=0, checkpoint_every=0,
+    lr=2e-3, lr_tau=2e-3,
     tau_ramp=0.5, swap=0.0,
     w_align=0.0, w_unif=0.0, dtype="float32")
 # The full presets train to a plateau (``store.plateau``): CLIP's schedule (linear

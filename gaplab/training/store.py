@@ -13,6 +13,8 @@ per-variant means and sds; ``plateau`` applies the convergence criterion.
 """
 from __future__ import annotations
 
+import math
+import os
 import time
 
 import numpy as np
@@ -25,7 +27,6 @@ from gaplab.training import sweep as train_sweep
 from gaplab._errors import ConfigError
 
 
-
 def check_common(cfg: dict) -> None:
   for m in cfg["mismatch"]:
     if not isinstance(m, (int, float)) or isinstance(m, bool) or not 0 <= m <= 1:
@@ -35,6 +36,12 @@ def check_common(cfg: dict) -> None:
   k = cfg["log_every"]
   if isinstance(k, bool) or not isinstance(k, int) or k < 1 or cfg["steps"] % k:
     raise ConfigError("log_every", f"expected a divisor of steps = {cfg['steps']}, got {k!r}")
+  c, unit = cfg.get("checkpoint_every", 0), math.lcm(cfg["eval_every"], k)
+  if (isinstance(c, bool) or not isinstance(c, int) or c < 0
+      or c and (c % unit or cfg["steps"] % c)):
+    raise ConfigError("checkpoint_every", f"expected 0 (automatic) or a multiple of "
+                      f"eval_every and log_every ({unit}) that divides steps = "
+                      f"{cfg['steps']}, got {c!r}")
 
 
 def validate(cfg: dict, variants, shares=None) -> dict:
@@ -47,49 +54,74 @@ def validate(cfg: dict, variants, shares=None) -> dict:
   return cfg
 
 
-def run_experiment(module, out: str, size: str, overwrite: bool, overrides: dict) -> str:
+def run_experiment(module, out: str, size: str, overwrite: bool, overrides: dict, *,
+                   resume: bool = False, max_memory: int | None = None,
+                   dry_run: bool = False) -> str | None:
   """``run`` of a training experiment file (``config``, ``variants``, ``NAME``)."""
   cfg = module.config(size, **overrides)
   v, labels = module.variants(cfg)
   return run_and_save(out, cfg, v, labels, kind=module.NAME, overwrite=overwrite,
-                      shares=cfg.get("shares"), size=size)
+                      shares=cfg.get("shares"), size=size, resume=resume,
+                      max_memory=max_memory, dry_run=dry_run)
 
 
 def runner(module):
-  """``run(out, size="full", overwrite=False, **overrides) -> str`` of a training
-  experiment file ``module``: ``run_experiment`` of it."""
-  def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> str:
-    return run_experiment(module, out, size, overwrite, overrides)
+  """``run(out, size="full", overwrite=False, *, resume=False, max_memory=None,
+  dry_run=False, **overrides)`` of a training experiment file ``module``:
+  ``run_experiment`` of it. Training experiments resume (``RESUMABLE``)."""
+  def run(out: str, size: str = "full", overwrite: bool = False, *, resume: bool = False,
+          max_memory: int | None = None, dry_run: bool = False, **overrides):
+    return run_experiment(module, out, size, overwrite, overrides, resume=resume,
+                          max_memory=max_memory, dry_run=dry_run)
   return run
 
 
 def run_and_save(out: str, cfg: dict, variants: list[dict], labels: list[str], *,
-                 kind: str, overwrite: bool, shares=None, size: str = "full") -> str:
-  """Trains seeds x ``variants`` for every mismatch level and share setting."""
+                 kind: str, overwrite: bool, shares=None, size: str = "full",
+                 resume: bool = False, max_memory: int | None = None,
+                 dry_run: bool = False) -> str | None:
+  """Trains seeds x ``variants`` for every mismatch level and share setting.
+
+  Each finished chunk of runs is kept in ``OUT.partial`` (and long chunks
+  checkpointed with orbax every ``checkpoint_every`` steps) until the run is
+  saved: ``resume`` continues a killed run with the same config, bitwise
+  equal to an uninterrupted one. Returns the run's path, the plan's text with
+  ``dry_run``, or None when ``resume`` finds the run already finished."""
+  import jax
+  from gaplab.io import chunkstore
   shares = list(shares or [cfg["share"]])
   specs = [train_sweep.resolve_spec(dict(cfg, share=s)) for s in shares]
   check_common(cfg)
   hp, seed_index = train_sweep.grid(cfg, variants)
-  results.check_writable(out, overwrite)
+  plan = train_sweep.plan_chunk(cfg, specs, len(seed_index), max_memory)
+  if dry_run:
+    return train_sweep.describe_plan(cfg, specs, plan, len(seed_index))
+  record = {"kind": kind, "config": dict(cfg, size=size, shares=shares, labels=labels),
+            "plan": {"run_chunk": plan.chunk, "devices": len(jax.devices())}}
+  writer = jax.process_index() == 0
+  store = chunkstore.open_store(out, record, resume=resume, overwrite=overwrite,
+                                writer=writer)
+  if store is None:
+    return None
+  chunk = store.record()["plan"]["run_chunk"] if writer else plan.chunk
+  chunk = int(chunks_agreed(chunk))
   if cfg["dtype"] == "float64":
     precision.enable_x64()
   import jax.numpy as jnp
   dtype = jnp.float64 if cfg["dtype"] == "float64" else jnp.float32
   t0 = time.perf_counter()
   hist = []
-  for spec in specs:
+  for si, spec in enumerate(specs):
     per_m = []
-    for m in cfg["mismatch"]:
+    for mi, m in enumerate(cfg["mismatch"]):
       data = train_sweep.make_data(cfg, spec, float(m))
-      per_m.append(train_sweep.sweep(cfg, spec, data, hp, seed_index, dtype))
+      per_m.append(train_sweep.sweep(cfg, spec, data, hp, seed_index, dtype, chunk=chunk,
+                                     store=store, prefix=f"share{si}-mismatch{mi}",
+                                     log_every=cfg["log_every"]))
     hist.append(per_m)
   arrays = {f"{part}_{k}": np.stack([np.stack([h[part][k] for h in per_m]) for per_m in hist])
             for part in ("train", "eval") for k in train.LOGGED}
-  stride = cfg["log_every"]
-  for k in train.LOGGED:  # window means: (..., steps) -> (..., steps / stride)
-    a = arrays[f"train_{k}"]
-    arrays[f"train_{k}"] = a.reshape(*a.shape[:-1], -1, stride).mean(-1, dtype=np.float64
-                                                                      ).astype(a.dtype)
+  stride = cfg["log_every"]  # the sweep logged window means of this many steps
   arrays["rotation"] = np.stack([np.stack([h["rotation"] for h in per_m]) for per_m in hist])
   arrays.update(seed_index=seed_index, **{f"hp_{k}": v for k, v in hp.items()})
   n_eval = arrays["eval_gap"].shape[-1]
@@ -111,9 +143,22 @@ def run_and_save(out: str, cfg: dict, variants: list[dict], labels: list[str], *
           for si, s in enumerate(shares) for mi, m in enumerate(cfg["mismatch"])
           for r in range(len(seed_index))
           for e, step in enumerate(meta["coords"]["eval_step"])]
-  return results.save_run(out, meta=meta, arrays=arrays, rows=rows, overwrite=overwrite,
-                          header=["share", "mismatch", "seed", "variant", "step",
-                                  *train.LOGGED])
+  if not writer:
+    return os.path.abspath(out)
+  saved = results.save_run(out, meta=meta, arrays=arrays, rows=rows, overwrite=True,
+                           header=["share", "mismatch", "seed", "variant", "step",
+                                   *train.LOGGED])  # open_store checked the destination
+  store.finish()
+  return saved
+
+
+def chunks_agreed(value: int) -> int:
+  """Process 0's ``value`` on every process."""
+  import jax
+  if jax.process_count() == 1:
+    return value
+  from jax.experimental import multihost_utils
+  return int(multihost_utils.broadcast_one_to_all(np.int64(value)))
 
 
 def by_variant(run, name: str, share: int = 0, mismatch: int = 0):

@@ -20,6 +20,7 @@ defaults lr, lr_tau, tau_ramp, swap, w_align, w_unif.
 from __future__ import annotations
 
 import itertools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +28,7 @@ import numpy as np
 
 from gaplab.contrastive import pairs
 from gaplab.nets import chunks
+from gaplab.training import segments
 from gaplab.training import towers
 from gaplab.training import loop as train
 from gaplab._errors import ConfigError
@@ -150,15 +152,106 @@ def init_params(cfg: dict, spec: train.Spec, seed_index):
   return jax.tree.map(lambda a: a[idx], p), order[idx]
 
 
-def sweep(cfg: dict, spec: train.Spec, data, hp: dict, seed_index, dtype=jnp.float32):
-  """Trains every run; returns the history as NumPy arrays with a leading run axis."""
+def n_params(spec: train.Spec) -> int:
+  """Parameters of one run's two towers (from shapes only, no compute)."""
+  shapes = jax.eval_shape(lambda k: towers.init_pair(spec.share, spec.image, spec.text, k),
+                          jax.random.key(0))
+  return int(sum(np.prod(a.shape) for a in jax.tree.leaves(shapes)))
+
+
+def activation_floats(tower) -> int:
+  """Values one example's forward pass through ``tower`` creates: the sum of
+  the sizes of the outputs of its jaxpr's top-level equations (no compute; a
+  loop's stacked outputs count once)."""
+  params = jax.eval_shape(tower.init, jax.random.key(0))
+  view = jax.ShapeDtypeStruct((1, tower.view_dim), jnp.float32)
+  jaxpr = jax.make_jaxpr(tower.apply)(params, view).jaxpr
+  return int(sum(np.prod(v.aval.shape) for eqn in jaxpr.eqns for v in eqn.outvars))
+
+
+def run_estimate(cfg: dict, spec: train.Spec):
+  """Estimated device memory of one run of ``spec`` (``runtime.memory``)."""
+  from gaplab.runtime import memory
+  itemsize = 8 if cfg["dtype"] == "float64" else 4
+  return memory.train_estimate(
+      n_params=n_params(spec), batch_size=spec.batch_size, n_eval=cfg["n_eval"],
+      n_train=cfg["n_train"], view_dims=(spec.image.view_dim, spec.text.view_dim),
+      widths_sum=activation_floats(spec.image) + activation_floats(spec.text),
+      embed_dim=spec.image.cfg.embed_dim,
+      log_steps=segment_intervals(cfg, spec) * spec.eval_every,
+      n_logged=len(train.LOGGED), itemsize=itemsize)
+
+
+def plan_chunk(cfg: dict, specs, n_runs: int, max_memory: int | None = None):
+  """The memory plan of a training sweep (``runtime.memory.ChunkPlan``): runs
+  per call on each device, ``run_chunk`` (0: all), lowered until the largest
+  setting's estimated peak fits the device (or ``max_memory`` bytes);
+  ``plan.chunk`` is the runs per call over all devices."""
+  from gaplab.runtime import memory
+  est = max((run_estimate(cfg, s) for s in specs), key=lambda e: e.total(1))
+  return chunks.plan(est, n_runs, memory.device_budget(max_memory=max_memory),
+                     preferred=cfg["run_chunk"] or n_runs, item="run")
+
+
+def describe_plan(cfg: dict, specs, plan, n_runs: int) -> str:
+  """The --dry-run text of a training sweep."""
+  seg = segment_intervals(cfg, specs[0]) * cfg["eval_every"]
+  n_sets = len(specs) * len(cfg["mismatch"])
+  return "\n".join([
+      f"training sweep: {n_runs} runs x {n_sets} setting(s) (share x mismatch), "
+      f"{cfg['steps']} steps, checkpoints every {seg} steps, {len(jax.devices())} "
+      f"device(s) in {jax.process_count()} process(es)", plan.describe()])
+
+
+def segment_intervals(cfg: dict, spec: train.Spec) -> int:
+  """Evaluation intervals per checkpointed segment: ``checkpoint_every`` steps
+  (0: the longest multiple of eval_every and log_every that divides the steps
+  and is at most ``AUTO_SEGMENT`` steps, or one such multiple)."""
+  every = cfg.get("checkpoint_every", 0) or auto_segment(cfg)
+  return every // spec.eval_every
+
+
+AUTO_SEGMENT = 2000  # steps between checkpoints by default: ~3 s a run-step ms
+
+
+def auto_segment(cfg: dict) -> int:
+  unit = math.lcm(cfg["eval_every"], cfg.get("log_every", 1))
+  fits = [m * unit for m in range(1, cfg["steps"] // unit + 1)
+          if cfg["steps"] % (m * unit) == 0 and m * unit <= max(AUTO_SEGMENT, unit)]
+  return max(fits) if fits else cfg["steps"]
+
+
+def sweep(cfg: dict, spec: train.Spec, data, hp: dict, seed_index, dtype=jnp.float32, *,
+          chunk: int | None = None, store=None, prefix: str = "runs", log_every: int = 1):
+  """Trains every run; returns the history as NumPy arrays with a leading run
+  axis (training logs as ``log_every``-step window means).
+
+  Runs are chunked (``chunk`` runs per call over all devices; default:
+  ``run_chunk`` per device, ``chunks.global_chunk``); each chunk trains in segments of
+  ``segment_intervals`` evaluation intervals, one compiled program for all.
+  With ``store`` (``gaplab.io.chunkstore``) each finished chunk is kept and,
+  inside a chunk of several segments, the state is checkpointed with orbax
+  after every segment, so a killed sweep resumes mid-run with the same numbers.
+  """
   as_dtype = lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a
   train_pairs, eval_pairs = jax.tree.map(as_dtype, data)
   params0, keys = init_params(cfg, spec, seed_index)
   params0 = jax.tree.map(as_dtype, params0)
   r = len(seed_index)
-  chunk = chunks.per_device(cfg["run_chunk"] or r)
+  chunk = chunk or chunks.global_chunk(cfg["run_chunk"] or r, r)
   hp = {k: jnp.asarray(v, jnp.int32 if k == "tau_mode" else dtype) for k, v in hp.items()}
-  # padded chunks of runs (the last run repeated), one compiled program for all
-  run = lambda b: train.train_runs(spec, train_pairs, eval_pairs, *b)[1]
-  return chunks.chunked(run, (hp, keys, params0), r, chunk, axis="run")
+  per = segment_intervals(cfg, spec)
+  begin_runs, advance_runs = train.segment_programs(spec, per)
+  begin = chunks.program(begin_runs, train_pairs, eval_pairs, label="training start")
+  advance = chunks.program(advance_runs, train_pairs, eval_pairs, label="training program")
+
+  def run_chunk(part, name):
+    ckpt = None
+    if store is not None and spec.steps // spec.eval_every > per:
+      from gaplab.io import checkpoints
+      ckpt = checkpoints.Checkpoints(store.checkpoint_dir(name))
+    return segments.train_chunk(part, begin, advance, spec, per, log_every, ckpt,
+                                writer=store is None or store.writer, axis="run")
+
+  return chunks.chunked(run_chunk, (hp, keys, params0), r, chunk, axis="run", store=store,
+                        prefix=prefix, label=f"training {spec.steps} steps", keyed=True)

@@ -89,7 +89,7 @@ LAYOUTS = {
 def test_layouts_exercise_padding_and_block_parity():
   """Guards the intent of LAYOUTS against changes of the block-size rule."""
   for name, (n, _, block) in LAYOUTS.items():
-    b = stats._block_size(n, block)
+    b = stats.block_size(n, block)
     nb = -(-n // b)
     assert ("pad" in name) == (n % b != 0), name
     if "odd_nb" in name:

@@ -1,0 +1,205 @@
+"""Resumable runs: the finished chunks of a run in progress, saved as they finish.
+
+A run bound for ``OUT`` works in the sibling directory ``OUT.partial/``:
+``progress.json`` holds what the run is (its kind, resolved config and plan)
+and ``chunks/NAME.npz`` each finished chunk, written atomically (a temporary
+file, fsync, rename, fsync of the directory), so a run killed at any moment,
+SIGKILL included, leaves only whole chunks. Checkpoints inside a chunk (orbax,
+training) live in ``ckpt/NAME/``. When every chunk is done the run directory
+``OUT`` is written as usual (``results.save_run``) and ``OUT.partial`` removed.
+
+``open_store`` decides, before any work, what a run at ``OUT`` does: start
+afresh, continue an interrupted run (``resume``: only if the stored config is
+the same, else a ``ConfigError`` naming the first field that differs), or
+nothing (``resume`` of a finished run).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from gaplab._errors import ConfigError
+from gaplab.io import results
+
+PROGRESS = "progress.json"
+SEP = "/"
+
+
+def partial_path(out: str) -> str:
+  return os.path.abspath(out).rstrip(os.sep) + ".partial"
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+  """A nested dict of arrays as {"a/b": array}."""
+  flat = {}
+  for k, v in tree.items():
+    if SEP in k:
+      raise ValueError(f"Expected keys without {SEP!r}, got {k!r}")
+    if isinstance(v, dict):
+      flat.update(flatten(v, prefix + k + SEP))
+    else:
+      flat[prefix + k] = v
+  return flat
+
+
+def unflatten(flat: dict) -> dict:
+  tree: dict = {}
+  for key, v in flat.items():
+    *parents, leaf = key.split(SEP)
+    node = tree
+    for p in parents:
+      node = node.setdefault(p, {})
+    node[leaf] = v
+  return tree
+
+
+def _fsync_dir(path: str) -> None:
+  fd = os.open(path, os.O_RDONLY)
+  try:
+    os.fsync(fd)
+  finally:
+    os.close(fd)
+
+
+def atomic_write(path: str, write) -> None:
+  """``write(file)`` into a temporary sibling of ``path``, fsync, rename into
+  place, fsync the directory: ``path`` is either absent or whole."""
+  folder = os.path.dirname(path)
+  fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+  try:
+    with os.fdopen(fd, "wb") as f:
+      write(f)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+  _fsync_dir(folder)
+
+
+def first_difference(stored, given, where: str = ""):
+  """The first key path at which two JSON-like records differ, as
+  (path, stored value, given value); None when equal."""
+  if isinstance(stored, dict) and isinstance(given, dict):
+    for k in list(stored) + [k for k in given if k not in stored]:
+      if k not in stored or k not in given:
+        return (where + k, stored.get(k, "(absent)"), given.get(k, "(absent)"))
+      d = first_difference(stored[k], given[k], where + k + ".")
+      if d:
+        return d
+    return None
+  return None if stored == given else (where.rstrip("."), stored, given)
+
+
+class ChunkStore:
+  """The chunks of one run in progress (``OUT.partial``). On processes other
+  than the writer (process 0 of a multi-process run) nothing is read or
+  written: ``has`` is False and ``put`` does nothing."""
+
+  def __init__(self, path: str, writer: bool = True):
+    self.path, self.writer = path, writer
+
+  def _file(self, name: str) -> str:
+    return os.path.join(self.path, "chunks", name + ".npz")
+
+  def has(self, name: str) -> bool:
+    return self.writer and os.path.isfile(self._file(name))
+
+  def get(self, name: str) -> dict:
+    with np.load(self._file(name), allow_pickle=False) as z:
+      return unflatten({k: z[k] for k in z.files})
+
+  def put(self, name: str, tree: dict) -> None:
+    if self.writer:
+      flat = {k: np.asarray(v) for k, v in flatten(tree).items()}
+      atomic_write(self._file(name), lambda f: np.savez(f, **flat))
+
+  def names(self) -> list[str]:
+    folder = os.path.join(self.path, "chunks")
+    return sorted(f[:-4] for f in os.listdir(folder) if f.endswith(".npz")) if self.writer else []
+
+  def checkpoint_dir(self, name: str) -> str:
+    """Where checkpoints inside chunk ``name`` go (absolute path)."""
+    return os.path.join(self.path, "ckpt", name)
+
+  def record(self) -> dict:
+    with open(os.path.join(self.path, PROGRESS)) as f:
+      return json.load(f)
+
+  def finish(self) -> None:
+    """Removes the partial directory once the run directory is written."""
+    if self.writer:
+      shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _finished(out: str) -> bool:
+  return all(os.path.isfile(os.path.join(out, f)) for f in (results.CONFIG, results.ARRAYS))
+
+
+def open_store(out: str, record: dict, *, resume: bool = False, overwrite: bool = False,
+               writer: bool = True):
+  """The store a run bound for ``out`` works in, or None when there is nothing
+  to do (``resume`` of a finished run). ``record`` is what the run is (JSON:
+  kind, config, plan); a resumed run must have the same ``record["config"]``
+  and continues with the stored plan (``store.record()["plan"]``). Checks
+  everything before anything is written. Only the ``writer`` process (process
+  0) touches the disk; with several processes it tells the others what it
+  decided, so they stop with it when it refuses."""
+  import jax
+  if jax.process_count() == 1:
+    return _open(out, record, resume, overwrite)
+  from jax.experimental import multihost_utils
+  store, error, status = None, None, 0
+  if writer:
+    try:
+      store = _open(out, record, resume, overwrite)
+      status = 0 if store is not None else 2
+    except ConfigError as e:
+      error, status = e, 1
+  status = int(multihost_utils.broadcast_one_to_all(np.int64(status)))
+  if status == 1:
+    raise error if writer else ConfigError(
+        "out", f"expected a run directory process 0 accepts, got its refusal of {out!r} "
+        "(see process 0's error)")
+  if status == 2:
+    return None
+  return store if writer else ChunkStore(partial_path(out), writer=False)
+
+
+def _open(out: str, record: dict, resume: bool, overwrite: bool):
+  out = os.path.abspath(out)
+  part = partial_path(out)
+  if resume and overwrite:
+    raise ConfigError("resume", "expected --resume or --overwrite, got both")
+  has_part = os.path.isdir(os.path.join(part, "chunks"))
+  if resume and not has_part and _finished(out):
+    return None
+  if not resume or not has_part:
+    if has_part and not overwrite:
+      raise ConfigError("out", f"expected a new directory, got an interrupted run of {out!r} "
+                        f"in {part!r} (pass --resume to continue it, or --overwrite to "
+                        "start afresh)")
+    results.check_writable(out, overwrite)
+  if has_part and resume:
+    store = ChunkStore(part)
+    stored = store.record()
+    diff = first_difference({"kind": stored.get("kind"), **stored.get("config", {})},
+                            {"kind": record.get("kind"), **record.get("config", {})})
+    if diff:
+      field, was, now = diff
+      raise ConfigError("resume", f"expected the config stored in {part!r}, got {field} = "
+                        f"{json.dumps(now)} where it has {json.dumps(was)} (rerun with the "
+                        "stored settings, or --overwrite to start afresh)")
+    return store
+  if os.path.lexists(part):
+    shutil.rmtree(part)
+  os.makedirs(os.path.join(part, "chunks"))
+  text = json.dumps(record, indent=2, default=results.json_default, allow_nan=True) + "\n"
+  atomic_write(os.path.join(part, PROGRESS), lambda f: f.write(text.encode()))
+  return ChunkStore(part)
