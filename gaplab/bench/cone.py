@@ -8,7 +8,6 @@ only. Timings are benchmarks, never tests.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 
@@ -20,6 +19,7 @@ from gaplab.cone import engine
 from gaplab.io import provenance
 from gaplab.cone import stats
 from gaplab.cone.config import ConeConfig
+from gaplab.bench import report as report_mod
 
 
 def _erf(x):
@@ -100,7 +100,7 @@ def engine_flops(cfg: ConeConfig) -> float:
   per_seed_variant = 2.0 * n * d * width + 2.0 * n * width * width * (cfg.depth - 1)
   total = per_seed_variant * len(cfg.variants()) * cfg.seeds
   if cfg.pairwise:
-    b = stats._block_size(n, cfg.pair_block)
+    b = stats.block_size(n, cfg.pair_block)
     nb = -(-n // b)
     blocks = nb + sum(c.size for _, c in stats._block_pairs(nb))
     gram = lambda dim: 2.0 * blocks * b * b * dim
@@ -131,8 +131,7 @@ def cone(quick: bool = False, repeats: int = 3, reference_seeds=None, out=None,
   if not 1 <= ref_seeds <= cfg.seeds:
     raise ConfigError("reference_seeds", f"expected an integer from 1 to "
                       f"{cfg.seeds}, got {reference_seeds}")
-  if out and os.path.lexists(out):
-    raise ConfigError("out", f"expected a new file, got existing {out!r}")
+  report_mod.check_out(out)
   n_var = len(cfg.variants())
   rates = gemm_rate([(n_var * cfg.n_samples, cfg.widths[0], cfg.widths[0]),
                      (2048, 2048, 2048)])
@@ -179,8 +178,5 @@ def cone(quick: bool = False, repeats: int = 3, reference_seeds=None, out=None,
   print(f"  numpy reference (paper's notebook loop)       {ref_scaled:7.2f} s{extra}")
   print(f"  sanity, ReLU layer {lay} mean cosine (diag), mean over seeds: engine "
         f"{eng_relu:.4f}, reference {ref_relu:.4f} (different random draws)")
-  if out:
-    with open(out, "w") as f:
-      json.dump(report, f, indent=2)
-    print(f"wrote {out}")
+  report_mod.write(report, out)
   return report

@@ -20,8 +20,6 @@ and single-run histories. Timings are benchmarks, never tests.
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 
 import jax
@@ -35,6 +33,7 @@ from gaplab.training import presets
 from gaplab.training import store as train_store
 from gaplab.training import sweep as train_sweep
 from gaplab._errors import ConfigError
+from gaplab.bench import report as report_mod
 
 SIZES = {"full": dict(runs=64, widths=(16, 32, 64, 128), steps=200, step_loop_runs=4),
          "quick": dict(runs=64, widths=(16, 64), steps=50, step_loop_runs=2),
@@ -128,8 +127,7 @@ def run(size: str = "full", repeats: int = 2, out: str | None = None) -> dict:
     raise ConfigError("size", f"expected one of {', '.join(SIZES)}, got {size!r}")
   if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
     raise ConfigError("repeats", f"expected an integer >= 1, got {repeats!r}")
-  if out and os.path.lexists(out):
-    raise ConfigError("out", f"expected a new file, got existing {out!r}")
+  report_mod.check_out(out)
   s = SIZES[size]
   rows = [_one_width(w, s["runs"], s["steps"], s["step_loop_runs"], repeats, size)
           for w in s["widths"]]
@@ -153,8 +151,5 @@ def run(size: str = "full", repeats: int = 2, out: str | None = None) -> dict:
           f"{r['speedup_vs_step_loop']:5.2f}x; compile {r['cold_s']['vmapped']:.1f} s")
   for k, v in report.get("loglog_time_per_run_step_vs_width", {}).items():
     print(f"  time per run-step ~ width^{v:.2f} ({k})")
-  if out:
-    with open(out, "w") as f:
-      json.dump(report, f, indent=2)
-    print(f"wrote {out}")
+  report_mod.write(report, out)
   return report

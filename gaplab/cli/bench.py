@@ -1,4 +1,4 @@
-"""``gaplab bench cone|train``: timings, never tests."""
+"""``gaplab bench cone|train|startup``: timings, never tests."""
 from __future__ import annotations
 
 from gaplab.cli import options
@@ -30,9 +30,20 @@ def add_parser(sub) -> None:
       over tower widths; report times, run-steps per second and ratios.""")
   add_timing_flags(t, "2 widths and 50 steps instead of 4 widths and 200 steps", repeats=2)
   add_json_out(t)
+  s = options.command(bsub, "startup", "start-up time with and without the compilation cache", """
+      Time a small cone sweep and a small training sweep to their first result in
+      fresh processes: cache off, an empty cache (filled), the filled cache reused
+      by a new process; and a second call in the same process (warm). The cache
+      directories are temporary; your own cache is not touched.""")
+  s.add_argument("--quick", action="store_true", help="smaller sweeps (default: off)")
+  add_json_out(s)
 
 
 def command(a) -> None:
+  if a.what == "startup":
+    from gaplab.bench import startup
+    startup.run(quick=a.quick, out=a.out)
+    return
   if a.what == "train":
     from gaplab.bench import train as bench_train
     bench_train.run("quick" if a.quick else "full", repeats=a.repeats, out=a.out)

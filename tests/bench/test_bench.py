@@ -43,3 +43,22 @@ def test_numpy_reference_agrees_with_the_engine_in_distribution():
       x, y = ref[a, :, layer], ours[a, :, layer]
       se = np.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size)
       assert abs(x.mean() - y.mean()) < 4 * se, (a, layer, x.mean(), y.mean(), se)
+
+
+def test_startup_summary_and_table_on_fake_clock_readings():
+  from gaplab.bench import startup
+  raw = dict(t_launch=100.0, t_start=100.5, t_ready=102.5, t_first=110.5, t_second=111.0,
+             wall=11.25)
+  assert startup.summarise(raw) == {
+      "to_first_result_s": 10.5, "python_start_s": 0.5, "imports_s": 2.0,
+      "first_call_s": 8.0, "second_call_s": 0.5, "process_wall_s": 11.25}
+  off = startup.summarise(raw)
+  hit = startup.summarise(dict(raw, t_first=104.0, t_second=104.25))  # 4 s to first result
+  cases = {startup.CASES[0]: off, startup.CASES[1]: dict(off, cache_entries=3, cache_bytes=2**21),
+           startup.CASES[2]: dict(hit, cache_entries=3, cache_bytes=2**21)}
+  lines = startup.table_lines("cone", cases)
+  assert len(lines) == 5 and lines[0] == "  cone"
+  assert "10.50 s to first result" in lines[1] and "vs cache off" not in lines[1]
+  assert " 1.00x vs cache off; 3 entries, 2.0 MiB" in lines[2]
+  assert " 2.62x vs cache off" in lines[3]  # 10.5 / 4
+  assert "0.25 s (second call)" in lines[4] and "42.0x vs cache off" in lines[4]  # 10.5 / 0.25
