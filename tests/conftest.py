@@ -6,11 +6,25 @@ workers of one test run and by the subprocesses the tests start (they inherit
 the environment): the same program compiled by two workers is compiled once.
 The cache only stores XLA executables; tracing (which the trace-count tests
 watch) happens as before.
+
+XLA:CPU compiles the suite's programs with LLVM at -O0 (an XLA flag the
+subprocesses inherit; tests that add flags append to it, ``subproc``): the
+suite is mostly compilation of small programs, and this takes a quarter off
+its time. The arithmetic is IEEE either way, but the last bits of a float32
+result can differ from an -O2 build's (e.g. where LLVM fuses a multiply and an
+add), so a test only ever compares bits between runs compiled alike; every
+comparison with a reference has a tolerance. The product compiles at XLA's
+default level; pass --xla_backend_optimization_level in XLA_FLAGS to test at
+another one.
 """
 import os
 import tempfile
 
-import jax
+_FLAGS = os.environ.get("XLA_FLAGS", "")
+if "xla_backend_optimization_level" not in _FLAGS:
+  os.environ["XLA_FLAGS"] = f"{_FLAGS} --xla_backend_optimization_level=0".strip()
+
+import jax  # noqa: E402  (after XLA_FLAGS: XLA reads them when its backend starts)
 
 _RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID")
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:

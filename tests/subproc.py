@@ -14,6 +14,13 @@ ENV = dict(os.environ, JAX_ENABLE_X64="1")
 CLI = ("import sys; from gaplab.cli.main import main; sys.exit(main(sys.argv[1:]))")
 
 
+def with_devices(env, n: int) -> dict:
+  """``env`` with ``n`` host CPU devices, keeping the XLA flags the suite runs
+  with (conftest), so the child compiles exactly as this process does."""
+  flags = env.get("XLA_FLAGS", "")
+  return dict(env, XLA_FLAGS=f"{flags} --xla_force_host_platform_device_count={n}".strip())
+
+
 def gaplab_argv(args):
   return [sys.executable, "-c", CLI] + list(args)
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import numpy as np
+import subproc
 
 from gaplab.cone import engine
 from gaplab.cone.config import ConeConfig
@@ -33,8 +34,8 @@ print(json.dumps({"devices": len(jax.devices()),
 """
 
 
-def _fresh(env_extra):
-  env = dict(os.environ, **env_extra)
+def _fresh(n_devices):
+  env = subproc.with_devices(os.environ, n_devices)
   env.pop("JAX_ENABLE_X64", None)
   p = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(CFG)], env=env,
                      capture_output=True, text=True, check=True)
@@ -44,7 +45,7 @@ def _fresh(env_extra):
 @pytest.mark.slow
 def test_four_devices_and_no_x64_give_identical_numbers():
   here = engine.run(ConeConfig(**CFG))  # this process: 1 device, x64 on
-  four = _fresh({"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
+  four = _fresh(4)
   assert four["devices"] == 4 and not four["x64"]
   # seeds are sharded over the four devices; float32 numbers must not change
   for k in ("mean_cos", "min_cos", "max_cos"):
@@ -69,7 +70,7 @@ print(json.dumps({"devices": len(jax.devices()), "gap": hist["eval"]["gap"].toli
 def test_training_runs_sharded_over_two_devices_match_one_device():
   from gaplab.training import sweep as train_sweep
   from gaplab.simulations import two_tower_training as tt
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+  env = subproc.with_devices(os.environ, 2)
   env.pop("JAX_ENABLE_X64", None)
   p = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT], env=env, capture_output=True,
                      text=True, check=True)

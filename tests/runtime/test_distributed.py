@@ -59,7 +59,7 @@ def test_two_processes_give_the_one_process_arrays(tmp_path):
   with socket.socket() as s:
     s.bind(("localhost", 0))
     port = s.getsockname()[1]
-  env = dict(subproc.ENV, XLA_FLAGS="--xla_force_host_platform_device_count=1")
+  env = subproc.with_devices(subproc.ENV, 1)
   # the same command on both, except that process 1 is given its own --out
   # here, to show it writes nothing
   procs = [subprocess.Popen([sys.executable, "-c", SCRIPT, f"localhost:{port}", str(i),
