@@ -3,7 +3,8 @@
 The library is layered; each subpackage says in its ``__init__`` what it holds:
 ``nets`` (random networks) and ``encoders`` -> ``cone`` (cone sweeps) and
 ``theory`` (mean field) -> ``contrastive`` -> ``training``; ``analysis``, ``io``
-and ``plotting`` serve them; ``harness`` is the protocol the experiments in
+and ``plotting`` serve them, and ``runtime`` (progress, the compilation cache,
+multi-process set-up, memory planning) is how a run runs; ``harness`` is the protocol the experiments in
 ``simulations/`` and ``theory_checks/`` are written in; ``cli`` and ``bench``
 sit on top. Nothing in the library imports an experiment.
 
@@ -21,6 +22,7 @@ from gaplab.theory import meanfield, propagation
 from gaplab.theory import predictions as theory
 from gaplab.cone.config import ConeConfig, Variant
 from gaplab.cone.engine import run as run_cone, SweepOutput
+from gaplab.cone.store import run_and_save as run_and_save_cone
 from gaplab.cone.stats import cone_stats, unit_rows
 from gaplab.io.results import load_run, save_run
 from gaplab.analysis import fits, variance
@@ -31,6 +33,7 @@ from gaplab.training import towers
 from gaplab.training import loop as train
 from gaplab.training import sweep as train_sweep
 from gaplab import paper
+from gaplab.runtime import progress
 
 __all__ = [
     "__version__", "ConfigError", "ConeConfig", "Variant", "SweepOutput", "activations",
@@ -38,4 +41,5 @@ __all__ = [
     "cone_stats", "unit_rows", "load_run", "save_run",
     "mean_band", "t_quantile", "gap", "landscape", "losses", "metrics", "mirror_toy",
     "pairs", "sphere", "towers", "train", "train_sweep", "paper", "variance",
+    "run_and_save_cone", "progress",
 ]

@@ -30,17 +30,18 @@ def preset_flag(field: str) -> str:
 def scale_options(a, mod, name: str) -> dict:
   """--resume, --max-memory and --dry-run as ``run`` arguments, for the
   experiments that take them (the training sweeps); a ConfigError naming the
-  flag for the others."""
+  flag for the others, which also run in one process only (--coordinator)."""
   import inspect
   takes = "resume" in inspect.signature(mod.run).parameters
   given = {k: v for k, v in (("resume", a.resume), ("max_memory", options.max_memory(a)),
                              ("dry_run", a.dry_run)) if v}
-  if given and not takes:
+  several = {"coordinator": a.coordinator} if a.coordinator else {}
+  if (given or several) and not takes:
     from gaplab.simulations import EXPERIMENTS
     import importlib
     able = [n for n in EXPERIMENTS if "resume" in inspect.signature(
         importlib.import_module(f"gaplab.simulations.{n}").run).parameters]
-    field = next(iter(given))
+    field = next(iter(given or several))
     raise ConfigError(field, f"expected an experiment that takes it ({', '.join(able)}), "
                       f"got {name!r}")
   return given

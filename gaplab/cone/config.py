@@ -61,7 +61,7 @@ class ConeConfig(Config):
   inputs: str = "gaussian"
   seeds: int = 10
   seed: int = 0
-  seed_chunk: int = 0  # seeds per compiled call; 0 picks one from memory
+  seed_chunk: int = 0  # seeds per device and compiled call; 0: a speed heuristic, fitted to memory
   pairwise: bool = True
   n_bins: int = 50
   pair_block: int = 256
