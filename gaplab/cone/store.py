@@ -5,16 +5,15 @@ import dataclasses
 import os
 
 import jax
-
 import numpy as np
 
 from gaplab.cone import engine
+from gaplab.nets import chunks
 from gaplab.nets import inputs
 from gaplab.io import provenance
 from gaplab.io import results
 from gaplab.cone import stats
 from gaplab.cone.config import ConeConfig
-from gaplab._errors import ConfigError
 
 AXES = ("width", "variant", "seed", "layer")
 VARIANT_COLUMNS = ("activation", "act_param", "init", "sigma_w", "sigma_b")
@@ -124,24 +123,10 @@ def run_and_save(cfg: ConeConfig, path: str, overwrite: bool = False, *,
   seed_chunks = record["plan"]["seed_chunks"]
   if resume and writer:
     seed_chunks = store.record()["plan"]["seed_chunks"]
-  seed_chunks = _agreed_chunks(seed_chunks)
+  seed_chunks = chunks.agreed_chunks(seed_chunks)
   out = engine.sweep(cfg, x_user, seed_chunks=seed_chunks, store=store)
   if not writer:
     return os.path.abspath(path)
   saved = save(out, path, overwrite=True)  # open_store checked the destination
   store.finish()
   return saved
-
-
-def _agreed_chunks(seed_chunks: list) -> list:
-  """Process 0's chunk sizes on every process, checked against the devices."""
-  if jax.process_count() > 1:
-    from jax.experimental import multihost_utils
-    seed_chunks = np.asarray(multihost_utils.broadcast_one_to_all(
-        np.asarray(seed_chunks, np.int64))).tolist()
-  n = len(jax.devices())
-  bad = [c for c in seed_chunks if c % n]
-  if bad:
-    raise ConfigError("resume", f"expected a run whose seed chunks split over {n} devices, "
-                      f"got chunks of {bad[0]} seeds (resume it on the devices it started on)")
-  return [int(c) for c in seed_chunks]

@@ -142,6 +142,24 @@ def program(fn, *args, label: str = "program"):
   return call
 
 
+def agreed_chunks(sizes: list, item: str = "seed") -> list:
+  """Process 0's chunk sizes (rows per call over all devices) on every
+  process, checked against the devices: a resumed run keeps its stored sizes,
+  which must still split evenly over the devices it runs on (else
+  ConfigError naming --resume)."""
+  from gaplab._errors import ConfigError
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    sizes = np.asarray(multihost_utils.broadcast_one_to_all(
+        np.asarray(sizes, np.int64))).tolist()
+  n = len(jax.devices())
+  bad = [c for c in sizes if c % n]
+  if bad:
+    raise ConfigError("resume", f"expected a run whose chunks split over {n} devices, got "
+                      f"chunks of {bad[0]} {item}s (resume it on the devices it started on)")
+  return [int(c) for c in sizes]
+
+
 def _agreed(mask: np.ndarray) -> np.ndarray:
   """Process 0's ``mask`` on every process (which chunks are already saved)."""
   if jax.process_count() == 1:

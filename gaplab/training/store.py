@@ -22,6 +22,7 @@ import numpy as np
 from gaplab import precision
 from gaplab.io import provenance
 from gaplab.io import results
+from gaplab.nets import chunks
 from gaplab.training import loop as train
 from gaplab.training import sweep as train_sweep
 from gaplab._errors import ConfigError
@@ -104,7 +105,7 @@ def run_and_save(out: str, cfg: dict, variants: list[dict], labels: list[str], *
   if store is None:
     return None
   chunk = store.record()["plan"]["run_chunk"] if writer else plan.chunk
-  chunk = int(chunks_agreed(chunk))
+  chunk = chunks.agreed_chunks([chunk], item="run")[0]
   if cfg["dtype"] == "float64":
     precision.enable_x64()
   import jax.numpy as jnp
@@ -150,15 +151,6 @@ def run_and_save(out: str, cfg: dict, variants: list[dict], labels: list[str], *
                                    *train.LOGGED])  # open_store checked the destination
   store.finish()
   return saved
-
-
-def chunks_agreed(value: int) -> int:
-  """Process 0's ``value`` on every process."""
-  import jax
-  if jax.process_count() == 1:
-    return value
-  from jax.experimental import multihost_utils
-  return int(multihost_utils.broadcast_one_to_all(np.int64(value)))
 
 
 def by_variant(run, name: str, share: int = 0, mismatch: int = 0):

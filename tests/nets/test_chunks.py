@@ -65,3 +65,20 @@ def test_shard_leaves_a_tree_alone_on_one_device():
     assert chunks.shard(tree, 4) is tree
   else:  # rows that do not split evenly stay where they are
     assert chunks.shard(tree, ndev + 1) is tree
+
+
+def test_global_chunk_gives_each_device_the_chunk_or_its_share():
+  assert chunks.global_chunk(2, 8, n_devices=4) == 8   # 2 per device, as on one device
+  assert chunks.global_chunk(5, 8, n_devices=4) == 8   # 8 rows: 2 per device suffice
+  assert chunks.global_chunk(3, 7, n_devices=1) == 3
+  assert chunks.global_chunk(4, 3, n_devices=2) == 4   # ceil(3 / 2) = 2 per device
+
+
+def test_agreed_chunks_refuse_sizes_that_do_not_split_over_the_devices(monkeypatch):
+  from gaplab._errors import ConfigError
+  assert chunks.agreed_chunks([3, 5]) == [3, 5] or len(jax.devices()) > 1
+  monkeypatch.setattr(jax, "devices", lambda: ["d0", "d1"])
+  assert chunks.agreed_chunks([4, 6], item="run") == [4, 6]
+  with pytest.raises(ConfigError, match="split over 2 devices, got chunks of 3 runs") as e:
+    chunks.agreed_chunks([4, 3], item="run")
+  assert e.value.field == "resume"
