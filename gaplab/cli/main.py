@@ -36,8 +36,8 @@ def setup(a) -> None:
     cache.disable()
   else:
     cache.enable(a.cache_dir)
-  distributed.initialize(getattr(a, "coordinator", None), getattr(a, "num_processes", None),
-                         getattr(a, "process_id", None))
+  if hasattr(a, "coordinator"):  # the sweeps; other commands run as one process
+    distributed.initialize(a.coordinator, a.num_processes, a.process_id)
 
 
 def main(argv=None) -> int:

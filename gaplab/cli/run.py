@@ -35,7 +35,8 @@ def scale_options(a, mod, name: str) -> dict:
   takes = "resume" in inspect.signature(mod.run).parameters
   given = {k: v for k, v in (("resume", a.resume), ("max_memory", options.max_memory(a)),
                              ("dry_run", a.dry_run)) if v}
-  several = {"coordinator": a.coordinator} if a.coordinator else {}
+  import jax
+  several = {"coordinator": a.coordinator} if jax.process_count() > 1 else {}
   if (given or several) and not takes:
     from gaplab.simulations import EXPERIMENTS
     import importlib

@@ -73,23 +73,31 @@ def tidy(out: engine.SweepOutput):
   return header, rows()
 
 
-def save(out: engine.SweepOutput, path: str, overwrite: bool = False) -> str:
+def save(out: engine.SweepOutput, path: str, overwrite: bool = False,
+         record: dict | None = None) -> str:
+  """Writes the run directory; ``record`` (the resumable run's, see
+  ``chunkstore.compared``) is kept in config.json so --resume can check it."""
   arrays = dict(out.arrays, width=np.asarray(out.config.widths),
                 seed=np.arange(out.config.seeds),
                 layer=np.arange(out.config.depth + 1),
                 hist_edges=stats.hist_edges(out.config.n_bins))
   header, rows = tidy(out)
-  return results.save_run(path, meta=metadata(out), arrays=arrays,
+  meta = metadata(out)
+  if record is not None:
+    from gaplab.io import chunkstore
+    meta[chunkstore.RECORD_KEY] = chunkstore.compared(record)
+  return results.save_run(path, meta=meta, arrays=arrays,
                           header=header, rows=rows, overwrite=overwrite)
 
 
 def _record(cfg: ConeConfig, x_user, plans) -> dict:
-  """What a resumable cone run is: its config (with the inputs' identity) and
-  its plan (seeds per chunk for each width)."""
+  """What a resumable cone run is: its config (with the inputs' identity and
+  the devices, which the numbers may depend on) and its plan (seeds per chunk
+  for each width)."""
   return {"kind": "cone",
-          "config": dict(cfg.to_dict(), inputs_resolved=inputs_description(cfg, x=x_user)),
-          "plan": {"seed_chunks": [p.chunk for p in plans],
-                   "devices": len(jax.devices()), "processes": jax.process_count()}}
+          "config": dict(cfg.to_dict(), inputs_resolved=inputs_description(cfg, x=x_user),
+                         layout=chunks.layout()),
+          "plan": {"seed_chunks": [p.chunk for p in plans]}}
 
 
 def dry_run(cfg: ConeConfig, max_memory: int | None = None) -> str:
@@ -127,6 +135,6 @@ def run_and_save(cfg: ConeConfig, path: str, overwrite: bool = False, *,
   out = engine.sweep(cfg, x_user, seed_chunks=seed_chunks, store=store)
   if not writer:
     return os.path.abspath(path)
-  saved = save(out, path, overwrite=True)  # open_store checked the destination
+  saved = save(out, path, overwrite=True, record=record)  # open_store checked it
   store.finish()
   return saved

@@ -27,6 +27,7 @@ from gaplab.io import results
 
 PROGRESS = "progress.json"
 SEP = "/"
+RECORD_KEY = "resume_record"  # in a finished run's config.json: the config it resumes with
 
 
 def partial_path(out: str) -> str:
@@ -71,6 +72,9 @@ def atomic_write(path: str, write) -> None:
   folder = os.path.dirname(path)
   fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
   try:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; these are ordinary files
     with os.fdopen(fd, "wb") as f:
       write(f)
       f.flush()
@@ -116,13 +120,19 @@ class ChunkStore:
       return unflatten({k: z[k] for k in z.files})
 
   def put(self, name: str, tree: dict) -> None:
+    """Saves chunk ``name`` whole, then drops its checkpoints (now redundant)."""
     if self.writer:
       flat = {k: np.asarray(v) for k, v in flatten(tree).items()}
       atomic_write(self._file(name), lambda f: np.savez(f, **flat))
+      shutil.rmtree(self.checkpoint_dir(name), ignore_errors=True)
 
   def names(self) -> list[str]:
+    """The saved chunks (not a temporary file a killed write left)."""
+    if not self.writer:
+      return []
     folder = os.path.join(self.path, "chunks")
-    return sorted(f[:-4] for f in os.listdir(folder) if f.endswith(".npz")) if self.writer else []
+    return sorted(f[:-4] for f in os.listdir(folder)
+                  if f.endswith(".npz") and not f.startswith(".tmp-"))
 
   def checkpoint_dir(self, name: str) -> str:
     """Where checkpoints inside chunk ``name`` go (absolute path)."""
@@ -133,13 +143,44 @@ class ChunkStore:
       return json.load(f)
 
   def finish(self) -> None:
-    """Removes the partial directory once the run directory is written."""
-    if self.writer:
-      shutil.rmtree(self.path, ignore_errors=True)
+    """Removes the partial directory once the run directory is written: first
+    renamed out of the way (one atomic step), then deleted."""
+    if self.writer and os.path.isdir(self.path):
+      trash = tempfile.mkdtemp(prefix=f".{os.path.basename(self.path)}.done-",
+                               dir=os.path.dirname(self.path))
+      os.rename(self.path, os.path.join(trash, "partial"))
+      shutil.rmtree(trash, ignore_errors=True)
 
 
 def _finished(out: str) -> bool:
   return all(os.path.isfile(os.path.join(out, f)) for f in (results.CONFIG, results.ARRAYS))
+
+
+def _finished_record(out: str):
+  """The config record a finished run at ``out`` was saved with (None when it
+  predates resumable runs or is unreadable)."""
+  try:
+    with open(os.path.join(out, results.CONFIG)) as f:
+      return json.load(f).get(RECORD_KEY)
+  except (OSError, ValueError):
+    return None
+
+
+def compared(record: dict) -> dict:
+  """What of a run's record must match on resume (its kind and config), as
+  JSON reads it back; a finished run keeps it in config.json under
+  ``RECORD_KEY``."""
+  given = {"kind": record.get("kind"), **record.get("config", {})}
+  return json.loads(json.dumps(given, default=results.json_default, allow_nan=True))
+
+
+def _refuse_difference(stored: dict, given: dict, where: str) -> None:
+  diff = first_difference(stored, given)
+  if diff:
+    field, was, now = diff
+    raise ConfigError("resume", f"expected the config stored in {where!r}, got {field} = "
+                      f"{json.dumps(now)} where it has {json.dumps(was)} (rerun with the "
+                      "stored settings, or --overwrite to start afresh)")
 
 
 def open_store(out: str, record: dict, *, resume: bool = False, overwrite: bool = False,
@@ -160,7 +201,7 @@ def open_store(out: str, record: dict, *, resume: bool = False, overwrite: bool 
     try:
       store = _open(out, record, resume, overwrite)
       status = 0 if store is not None else 2
-    except ConfigError as e:
+    except Exception as e:  # any failure: the others must not wait for process 0
       error, status = e, 1
   status = int(multihost_utils.broadcast_one_to_all(np.int64(status)))
   if status == 1:
@@ -177,9 +218,18 @@ def _open(out: str, record: dict, resume: bool, overwrite: bool):
   part = partial_path(out)
   if resume and overwrite:
     raise ConfigError("resume", "expected --resume or --overwrite, got both")
-  has_part = os.path.isdir(os.path.join(part, "chunks"))
-  if resume and not has_part and _finished(out):
-    return None
+  given = compared(record)
+  has_part = os.path.isfile(os.path.join(part, PROGRESS))
+  if os.path.lexists(part) and not has_part:
+    shutil.rmtree(part)  # killed before its record was written, or while removed
+  if resume and _finished(out):
+    stored = _finished_record(out)
+    if stored is not None:
+      _refuse_difference(stored, given, out)
+    if not has_part or stored is not None:
+      if has_part:  # saved, then killed before the partial was removed
+        ChunkStore(part).finish()
+      return None
   if not resume or not has_part:
     if has_part and not overwrite:
       raise ConfigError("out", f"expected a new directory, got an interrupted run of {out!r} "
@@ -189,17 +239,12 @@ def _open(out: str, record: dict, resume: bool, overwrite: bool):
   if has_part and resume:
     store = ChunkStore(part)
     stored = store.record()
-    diff = first_difference({"kind": stored.get("kind"), **stored.get("config", {})},
-                            {"kind": record.get("kind"), **record.get("config", {})})
-    if diff:
-      field, was, now = diff
-      raise ConfigError("resume", f"expected the config stored in {part!r}, got {field} = "
-                        f"{json.dumps(now)} where it has {json.dumps(was)} (rerun with the "
-                        "stored settings, or --overwrite to start afresh)")
+    _refuse_difference(compared(stored), given, part)
     return store
   if os.path.lexists(part):
     shutil.rmtree(part)
-  os.makedirs(os.path.join(part, "chunks"))
+  os.makedirs(part)  # the record first: a partial without one is not a run
   text = json.dumps(record, indent=2, default=results.json_default, allow_nan=True) + "\n"
   atomic_write(os.path.join(part, PROGRESS), lambda f: f.write(text.encode()))
+  os.makedirs(os.path.join(part, "chunks"))
   return ChunkStore(part)

@@ -106,9 +106,14 @@ _EXECUTABLES: collections.OrderedDict = collections.OrderedDict()
 
 
 def _signature(args):
+  """What an executable is specific to: the arguments' structure, shapes,
+  dtypes (weak or not) and shardings, and the trace-time switches (x64, the
+  default matmul precision) that change the program jit would build."""
   leaves, tree = jax.tree.flatten(args)
-  return tree, tuple((np.shape(a), str(getattr(a, "dtype", type(a))),
-                      getattr(a, "sharding", None)) for a in leaves)
+  return (tree, bool(jax.config.jax_enable_x64), str(jax.config.jax_default_matmul_precision),
+          tuple((np.shape(a), str(getattr(a, "dtype", type(a))),
+                 bool(getattr(a, "weak_type", False)), getattr(a, "sharding", None))
+                for a in leaves))
 
 
 def compile(fn, *args, label: str = "program"):
@@ -140,6 +145,13 @@ def program(fn, *args, label: str = "program"):
       exe[sig] = compile(fn, rows, *args, *more, label=label)
     return exe[sig](rows, *args, *more)
   return call
+
+
+def layout() -> dict:
+  """The devices a sweep runs on, as its record keeps them: how rows are split
+  (and so some float32 sums) depends on them."""
+  return {"devices": len(jax.devices()), "processes": jax.process_count(),
+          "platform": jax.devices()[0].platform}
 
 
 def agreed_chunks(sizes: list, item: str = "seed") -> list:

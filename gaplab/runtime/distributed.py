@@ -14,9 +14,11 @@ import os
 
 from gaplab._errors import ConfigError
 
-# environment variables that say a job has several tasks, which
-# jax.distributed.initialize() can then discover without arguments
-CLUSTER_SIZE_VARS = ("SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
+# environment variables that say this process is one of several tasks of one
+# launch, which jax.distributed.initialize() can then discover without
+# arguments (SLURM's per-step count: a batch script's own shell, where
+# SLURM_NTASKS is already set, is not one of the tasks)
+CLUSTER_SIZE_VARS = ("SLURM_STEP_NUM_TASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
 TPU_VARS = ("TPU_WORKER_HOSTNAMES", "MEGASCALE_COORDINATOR_ADDRESS")
 
 

@@ -83,18 +83,20 @@ def device_budget(device=None, max_memory: int | None = None) -> int:
   """Bytes one device may give a planned program: ``max_memory`` when given;
   on a GPU or TPU ``ACCELERATOR_FRACTION`` of its XLA pool (``memory_stats()
   ["bytes_limit"]``); on CPU ``CPU_FRACTION`` of the host's available memory
-  (MemAvailable, else all physical memory)."""
+  (MemAvailable, else all physical memory) shared by this process's CPU
+  devices (host devices all draw on the same memory)."""
   if max_memory is not None:
     return parse_bytes(max_memory)
+  import jax
   if device is None:
-    import jax
-    device = jax.devices()[0]
+    device = jax.local_devices()[0]
   if device.platform != "cpu":
     stats = device.memory_stats() or {}
     if stats.get("bytes_limit"):
       return int(ACCELERATOR_FRACTION * stats["bytes_limit"])
   available = _mem_available()
-  return int(CPU_FRACTION * (available if available is not None else _physical_memory()))
+  host = available if available is not None else _physical_memory()
+  return int(CPU_FRACTION * host) // max(1, len(jax.local_devices(backend="cpu")))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -97,8 +97,12 @@ def run_and_save(out: str, cfg: dict, variants: list[dict], labels: list[str], *
   plan = train_sweep.plan_chunk(cfg, specs, len(seed_index), max_memory)
   if dry_run:
     return train_sweep.describe_plan(cfg, specs, plan, len(seed_index))
-  record = {"kind": kind, "config": dict(cfg, size=size, shares=shares, labels=labels),
-            "plan": {"run_chunk": plan.chunk, "devices": len(jax.devices())}}
+  # the segment length and the devices change float32 sums: part of the config
+  segment = train_sweep.segment_intervals(cfg, specs[0]) * cfg["eval_every"]
+  record = {"kind": kind, "config": dict(cfg, size=size, shares=shares, labels=labels,
+                                         variants=variants, segment_steps=segment,
+                                         layout=chunks.layout()),
+            "plan": {"run_chunk": plan.chunk}}
   writer = jax.process_index() == 0
   store = chunkstore.open_store(out, record, resume=resume, overwrite=overwrite,
                                 writer=writer)
@@ -146,6 +150,7 @@ def run_and_save(out: str, cfg: dict, variants: list[dict], labels: list[str], *
           for e, step in enumerate(meta["coords"]["eval_step"])]
   if not writer:
     return os.path.abspath(out)
+  meta[chunkstore.RECORD_KEY] = chunkstore.compared(record)
   saved = results.save_run(out, meta=meta, arrays=arrays, rows=rows, overwrite=True,
                            header=["share", "mismatch", "seed", "variant", "step",
                                    *train.LOGGED])  # open_store checked the destination

@@ -99,3 +99,44 @@ def test_a_non_writer_store_reads_and_writes_nothing(tmp_path):
   store = chunkstore.ChunkStore(str(tmp_path / "p"), writer=False)
   store.put("x", {"a": np.ones(1)})
   assert not store.has("x") and store.names() == [] and os.listdir(tmp_path) == []
+
+
+def _finished_with(out, record):
+  os.makedirs(out)
+  with open(os.path.join(out, results.CONFIG), "w") as f:
+    json.dump({chunkstore.RECORD_KEY: chunkstore.compared(record)}, f)
+  open(os.path.join(out, results.ARRAYS), "w").close()
+
+
+def test_resume_of_a_finished_run_checks_its_config_and_clears_a_leftover_partial(tmp_path):
+  out = str(tmp_path / "run")
+  store = chunkstore.open_store(out, RECORD)
+  store.put("width0-0", {"a": np.ones(2)})
+  # saved, then killed before the partial was removed
+  _finished_with(out, RECORD)
+  changed = dict(RECORD, config=dict(RECORD["config"], depth=4))
+  with pytest.raises(ConfigError, match="depth = 4 where it has 3"):
+    chunkstore.open_store(out, changed, resume=True)  # more work was asked for
+  assert os.path.isdir(store.path)  # nothing touched by a refusal
+  assert chunkstore.open_store(out, RECORD, resume=True) is None
+  assert not os.path.exists(store.path)  # the leftover is gone
+
+
+def test_a_partial_without_its_record_is_not_a_run(tmp_path):
+  out = str(tmp_path / "run")
+  part = chunkstore.partial_path(out)
+  os.makedirs(os.path.join(part, "chunks"))  # killed before progress.json, or mid-removal
+  open(os.path.join(part, "chunks", "width0-0.npz"), "w").close()
+  store = chunkstore.open_store(out, RECORD)  # neither refused nor resumed: afresh
+  assert store.names() == [] and store.record() == RECORD
+  open(os.path.join(part, "chunks", ".tmp-xwidth0-1.npz"), "w").close()  # a killed write
+  assert store.names() == []
+
+
+def test_finish_removes_the_partial_in_one_rename(tmp_path, monkeypatch):
+  store = chunkstore.open_store(str(tmp_path / "run"), RECORD)
+  renames = []
+  real = os.rename
+  monkeypatch.setattr(os, "rename", lambda a, b: (renames.append(a), real(a, b)))
+  store.finish()
+  assert renames == [store.path] and os.listdir(tmp_path) == []

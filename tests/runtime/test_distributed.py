@@ -47,8 +47,9 @@ def test_the_flags_come_together_and_are_checked():
       distributed.check(*args)
     assert e.value.field == field
   assert distributed.initialize() == 1  # no flags, no cluster: one process
-  assert not distributed.cluster_detected({"SLURM_NTASKS": "1"})
-  assert distributed.cluster_detected({"SLURM_NTASKS": "4"})
+  assert not distributed.cluster_detected({"SLURM_STEP_NUM_TASKS": "1"})
+  assert distributed.cluster_detected({"SLURM_STEP_NUM_TASKS": "4"})
+  assert not distributed.cluster_detected({"SLURM_NTASKS": "4"})  # a batch script's shell
   assert distributed.cluster_detected({"TPU_WORKER_HOSTNAMES": "a,b"})
 
 

@@ -47,7 +47,9 @@ def test_a_killed_training_sweep_resumes_mid_run_to_the_same_arrays(tmp_path, mo
     mid = _committed(part) - saved
     return saved and mid and (saved, mid)
   argv = [sys.executable, "-c", SCRIPT, whole_dir, out, json.dumps(OVER)]
-  saved, mid = subproc.kill_when(argv, ready)
+  subproc.kill_when(argv, ready)
+  saved, mid = ready()  # again, from the disk as the kill left it
+  assert saved and mid
   whole = results.load_run(whole_dir)
   assert whole.arrays["eval_gap"].shape == (1, 1, 4, 13)
   restored = []
