@@ -34,8 +34,10 @@ def global_chunk(chunk: int, n: int, n_devices: int | None = None) -> int:
 
   With ``n >= chunk`` x devices every device runs exactly the calls of a
   one-device sweep with this ``chunk`` (the same rows, padding included), so
-  the arrays equal a one-device run's bitwise; with fewer per device the
-  batched matmuls may round differently (float32 last bits)."""
+  the arrays equal a one-device run's (bitwise in the tested sweeps; the
+  partitioned program can still round a rare value differently in the last
+  float32 bit); with fewer rows per device the batched matmuls round
+  differently more often."""
   n_devices = len(jax.devices()) if n_devices is None else n_devices
   return min(chunk, -(-n // n_devices)) * n_devices
 
