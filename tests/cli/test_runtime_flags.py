@@ -26,14 +26,14 @@ def test_progress_goes_to_stderr_one_line_per_stage_and_quiet_silences_it(tmp_pa
 def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
   out = str(tmp_path / "plan")
   rc, text, err = run_cli(TINY + ["--seeds", "10", "--dry-run", "--out", out], capsys)
-  assert rc == 0 and not os.path.exists(out)
+  assert rc == 0 and os.listdir(tmp_path) == []  # no run, no OUT.partial
   n = len(jax.devices())
   # 2 seeds per device and call: ceil(10 / (2 n)) chunks
   assert f"chunk: {2 * n} seeds per compiled call" in text
   assert f"{-(-10 // (2 * n))} chunks" in text and "estimated peak memory" in text
   rc, text, _ = run_cli(["train", "--tiny", "--dry-run", "--out", out], capsys)
   assert rc == 0 and "training sweep:" in text and "runs per compiled call" in text
-  assert not os.path.exists(out)
+  assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize("argv, flag, says", [
@@ -50,7 +50,7 @@ def test_bad_scale_flags_are_one_line_errors(tmp_path, capsys, argv, flag, says)
   out = str(tmp_path / "x")
   rc, _, err = run_cli(argv + ["--out", out], capsys)
   assert rc == 2 and err.count("\n") == 1 and f"argument {flag}:" in err and says in err
-  assert not os.path.exists(out)
+  assert os.listdir(tmp_path) == []  # nothing written, OUT.partial included
 
 
 def test_a_bad_cache_dir_is_refused(tmp_path, capsys):
