@@ -66,13 +66,6 @@ def plan(estimate, n: int, budget: int, preferred: int | None = None, item: str 
   return dataclasses.replace(one, chunk=chunk, n_chunks=-(-n // chunk))
 
 
-def per_device(chunk: int, n_devices: int | None = None) -> int:
-  """``chunk`` rounded up to a multiple of the device count (when > 1), so that
-  every chunk splits evenly over the devices (of all processes)."""
-  n_devices = len(jax.devices()) if n_devices is None else n_devices
-  return -(-chunk // n_devices) * n_devices if n_devices > 1 else chunk
-
-
 def shard(tree, n: int, axis: str = "rows"):
   """``tree`` with its leading axis (length ``n``) split over all devices;
   unchanged on one device or when ``n`` does not divide evenly. With several

@@ -235,7 +235,7 @@ def plan_chunk(estimate: Estimate, n_items: int, budget: int, *, n_devices: int 
   ``preferred`` (default all), whose per-device estimate fits ``budget``.
 
   Each device gets ``per_device`` rows and the chunk is ``per_device x
-  n_devices`` (rounded up to the devices like ``gaplab.nets.chunks.per_device``,
+  n_devices`` (rounded up to the devices,
   the extra rows being padding). When memory, not ``preferred``, bounds the
   chunk, the rows are spread evenly over the chunks that takes (the same calls,
   less padding). ConfigError("max_memory") when one row per device does not fit.

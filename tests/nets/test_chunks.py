@@ -20,14 +20,10 @@ def _rows(n, d=4):
   return {"a": jnp.asarray(a), "k": keys}, a
 
 
-def test_pad_index_and_device_rounding():
+def test_pad_index_repeats_the_last_row():
   np.testing.assert_array_equal(chunks.pad_index(0, 3, 7), [0, 1, 2])
   np.testing.assert_array_equal(chunks.pad_index(6, 3, 7), [6, 6, 6])
   np.testing.assert_array_equal(chunks.pad_index(4, 4, 7), [4, 5, 6, 6])
-  assert [chunks.per_device(c, 1) for c in (1, 3, 4)] == [1, 3, 4]
-  assert [chunks.per_device(c, 2) for c in (1, 3, 4)] == [2, 4, 4]
-  assert chunks.per_device(5, 4) == 8
-  assert chunks.per_device(3) == -(-3 // len(jax.devices())) * len(jax.devices())
 
 
 @pytest.mark.parametrize("n,chunk", [(7, 3), (7, 7), (7, 10), (6, 2), (1, 4)])
