@@ -20,13 +20,16 @@ def add_parser(sub) -> None:
   p.add_argument("--only", type=options.names, default=None,
                  help="comma-separated experiment names (default: all)")
   options.add_overwrite(p, "replace existing results and figures in --out (default: refuse)")
+  p.add_argument("--resume", action="store_true",
+                 help="go on with a reproduction killed part-way: keep the finished runs "
+                 "in --out, continue the training sweeps' saved chunks, run the rest")
 
 
 def command(a) -> int:
   from gaplab.cli import registry
   from gaplab.harness import reproduce
   failed = reproduce.main(registry.everything(), quick=a.quick, out=a.out, only=a.only,
-                          overwrite=a.overwrite)
+                          overwrite=a.overwrite, resume=a.resume)
   if failed:
     print(f"{len(failed)} theory-check claims failed (see REPORT.md): "
           + "; ".join(f"{n}: {c.name}" for n, c in failed), file=sys.stderr)

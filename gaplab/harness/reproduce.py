@@ -57,11 +57,27 @@ def write_report(exps: dict, out: str, quick: bool) -> str:
   return path
 
 
+def _run(mod, data: str, size: str, overwrite: bool, resume: bool) -> str:
+  """One experiment's run: a finished one is kept with ``resume``, a
+  resumable one (the training sweeps) continues its chunks, the rest run."""
+  import inspect
+  if resume and results.finished(data) and "resume" not in inspect.signature(mod.run).parameters:
+    return data
+  if resume and "resume" in inspect.signature(mod.run).parameters:
+    return mod.run(data, size, overwrite, resume=True) or data
+  return mod.run(data, size, overwrite or resume)
+
+
 def main(exps: dict, *, quick: bool = False, out: str | None = None, only=None,
-         overwrite: bool = False, size: str | None = None) -> list:
+         overwrite: bool = False, size: str | None = None, resume: bool = False) -> list:
   """Runs the experiments and checks ``exps`` (name -> module, in order; e.g.
   ``cli.registry.everything()``); ``size`` (full, quick, tiny) overrides
-  ``quick``. Returns the failed claims of the checks, as (name, Claim)."""
+  ``quick``. With ``resume`` a reproduction killed part-way goes on: finished
+  runs in ``out`` are kept as they are (their figures redrawn), the training
+  sweeps continue their saved chunks (refusing a changed config), the rest
+  run again. Returns the failed claims of the checks, as (name, Claim)."""
+  if resume and overwrite:
+    raise ConfigError("resume", "expected --resume or --overwrite, got both")
   names = list(only) if only else list(exps)
   for n in names:
     if n not in exps:
@@ -72,13 +88,13 @@ def main(exps: dict, *, quick: bool = False, out: str | None = None, only=None,
   size = size or ("quick" if quick else "full")
   # refuse before any work if something would be replaced
   for n in names:
-    results.check_writable(os.path.join(out, "data", n), overwrite)
+    results.check_writable(os.path.join(out, "data", n), overwrite or resume)
     _validate(exps[n], size)
   with progress.current().stage("reproduce", total=len(names), unit="experiments") as stage:
     for i, n in enumerate(names):
       stage.describe(f"reproduce {i + 1}/{len(names)}: {n}")
       t0 = time.perf_counter()
-      data = exps[n].run(os.path.join(out, "data", n), size, overwrite)
+      data = _run(exps[n], os.path.join(out, "data", n), size, overwrite, resume)
       figs = exps[n].figures(data, out)
       print(f"{n}: {exps[n].TITLE} ({time.perf_counter() - t0:.1f} s)", flush=True)
       for f in figs:

@@ -152,10 +152,6 @@ class ChunkStore:
       shutil.rmtree(trash, ignore_errors=True)
 
 
-def _finished(out: str) -> bool:
-  return all(os.path.isfile(os.path.join(out, f)) for f in (results.CONFIG, results.ARRAYS))
-
-
 def _finished_record(out: str):
   """The config record a finished run at ``out`` was saved with (None when it
   predates resumable runs or is unreadable)."""
@@ -222,7 +218,7 @@ def _open(out: str, record: dict, resume: bool, overwrite: bool):
   has_part = os.path.isfile(os.path.join(part, PROGRESS))
   if os.path.lexists(part) and not has_part:
     shutil.rmtree(part)  # killed before its record was written, or while removed
-  if resume and _finished(out):
+  if resume and results.finished(out):
     stored = _finished_record(out)
     if stored is not None:
       _refuse_difference(stored, given, out)

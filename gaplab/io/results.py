@@ -94,6 +94,12 @@ def install(new: str, path: str) -> None:
     shutil.rmtree(old)
 
 
+def finished(path: str) -> bool:
+  """Whether ``path`` is a complete run directory (``save_run`` renames a run
+  into place only when it is whole)."""
+  return all(os.path.isfile(os.path.join(path, f)) for f in (CONFIG, ARRAYS))
+
+
 @dataclasses.dataclass
 class Run:
   path: str

@@ -40,6 +40,15 @@ def test_reproduce_writes_data_figures_and_report(tmp_path):
   assert open(os.path.join(out, "REPORT.md")).read() == before
   with pytest.raises(ConfigError, match="expected experiment names"):
     reproduce.main(registry.everything(), out=out, size="tiny", only=["fig9"], overwrite=True)
+  # --resume keeps the finished runs (nothing is run again) and redraws the figures
+  os.remove(os.path.join(out, "cone_depth.png"))
+  with pytest.MonkeyPatch.context() as mp:
+    for n in ("cone_depth", "theorem2_variance"):
+      mp.setattr(registry.everything()[n], "run", lambda *a, **k: pytest.fail("ran again"))
+    reproduce.main(registry.everything(), out=out, size="tiny",
+                   only=["cone_depth", "theorem2_variance"], resume=True)
+  assert os.path.isfile(os.path.join(out, "cone_depth.png"))
+  assert open(os.path.join(out, "REPORT.md")).read() == before
 
 
 def test_preset_is_the_papers_fig2b():
