@@ -214,7 +214,8 @@ def plan_widths(cfg: ConeConfig, x_user, max_memory: int | None = None) -> list:
   devices (``chunks.global_chunk``)."""
   from gaplab.runtime import memory
   n, d_in = x_user.shape if x_user is not None else (cfg.n_samples, cfg.input_dim)
-  n_var = len(cfg.variants())
+  variants = cfg.variants()
+  n_var, n_families = len(variants), len(family_stacks(variants))
   budget = memory.device_budget(max_memory=max_memory)
   out = []
   for width in cfg.widths:
@@ -223,7 +224,7 @@ def plan_widths(cfg: ConeConfig, x_user, max_memory: int | None = None) -> list:
         n_bins=cfg.n_bins, pair_block=stats.block_size(n, cfg.pair_block),
         pairwise=cfg.pairwise, itemsize=jnp.dtype(cfg.dtype).itemsize,
         shared_inputs=x_user is not None,
-        n_families=len(family_stacks(cfg.variants())))
+        n_families=n_families)
     preferred = cfg.seed_chunk or auto_seed_chunk(cfg, n_var, width, n)
     out.append(chunks.plan(est, cfg.seeds, budget, preferred=preferred, item="seed"))
   return out

@@ -191,7 +191,7 @@ def open_store(out: str, record: dict, *, resume: bool = False, overwrite: bool 
   import jax
   if jax.process_count() == 1:
     return _open(out, record, resume, overwrite)
-  from jax.experimental import multihost_utils
+  from gaplab.runtime import distributed
   store, error, status = None, None, 0
   if writer:
     try:
@@ -199,7 +199,7 @@ def open_store(out: str, record: dict, *, resume: bool = False, overwrite: bool 
       status = 0 if store is not None else 2
     except Exception as e:  # any failure: the others must not wait for process 0
       error, status = e, 1
-  status = int(multihost_utils.broadcast_one_to_all(np.int64(status)))
+  status = int(distributed.from_process0(np.int64(status)))
   if status == 1:
     raise error if writer else ConfigError(
         "out", f"expected a run directory process 0 accepts, got its refusal of {out!r} "

@@ -19,11 +19,13 @@ without importing each other.
 from __future__ import annotations
 
 import collections
+import dataclasses
 
 import jax
 import numpy as np
 
 from gaplab.io import chunkstore
+from gaplab.runtime import distributed
 from gaplab.runtime import progress
 
 
@@ -57,7 +59,6 @@ def plan(estimate, n: int, budget: int, preferred: int | None = None, item: str 
   devices: each device takes ``preferred`` rows per call (default: its share
   of all), fewer if the per-device ``estimate`` does not fit ``budget`` bytes;
   ``plan.chunk`` = rows per device x devices, as ``global_chunk``."""
-  import dataclasses
   from gaplab.runtime import memory
   n_dev = len(jax.devices())
   one = memory.plan_chunk(estimate, -(-n // n_dev), budget, n_devices=1,
@@ -155,24 +156,13 @@ def agreed_chunks(sizes: list, item: str = "seed") -> list:
   which must still split evenly over the devices it runs on (else
   ConfigError naming --resume)."""
   from gaplab._errors import ConfigError
-  if jax.process_count() > 1:
-    from jax.experimental import multihost_utils
-    sizes = np.asarray(multihost_utils.broadcast_one_to_all(
-        np.asarray(sizes, np.int64))).tolist()
+  sizes = np.asarray(distributed.from_process0(np.asarray(sizes, np.int64))).tolist()
   n = len(jax.devices())
   bad = [c for c in sizes if c % n]
   if bad:
     raise ConfigError("resume", f"expected a run whose chunks split over {n} devices, got "
                       f"chunks of {bad[0]} {item}s (resume it on the devices it started on)")
   return [int(c) for c in sizes]
-
-
-def _agreed(mask: np.ndarray) -> np.ndarray:
-  """Process 0's ``mask`` on every process (which chunks are already saved)."""
-  if jax.process_count() == 1:
-    return mask
-  from jax.experimental import multihost_utils
-  return np.asarray(multihost_utils.broadcast_one_to_all(mask)).astype(bool)
 
 
 def chunked(fn, rows, n: int, chunk: int, axis: str = "rows", *, store=None,
@@ -189,7 +179,9 @@ def chunked(fn, rows, n: int, chunk: int, axis: str = "rows", *, store=None,
   """
   starts = list(range(0, n, chunk))
   names = [f"{prefix}-{i}" for i in range(len(starts))]
-  done = _agreed(np.array([store is not None and store.has(k) for k in names]))
+  # which chunks process 0 holds (booleans travel as integers)
+  done = distributed.from_process0(
+      np.array([store is not None and store.has(k) for k in names], np.int32)).astype(bool)
   outs = [None] * len(starts)
   with progress.current().stage(label or f"{len(starts)} chunks of {chunk} {axis}s",
                                 total=len(starts)) as stage:
@@ -222,17 +214,15 @@ def from_writer(tree, writer: bool):
   if jax.process_count() == 1:
     return tree
   import json
-  from jax.experimental import multihost_utils as mh
   flat = chunkstore.flatten(tree) if writer and tree is not None else {}
   spec = json.dumps(None if writer and tree is None else
                     {k: [np.shape(a), np.asarray(a).dtype.str] for k, a in flat.items()})
   spec = spec.encode() if writer else b""
-  size = int(mh.broadcast_one_to_all(np.int64(len(spec))))
+  size = int(distributed.from_process0(np.int64(len(spec))))
   spec = np.frombuffer(spec, np.uint8) if writer else np.zeros(size, np.uint8)
-  spec = json.loads(np.asarray(mh.broadcast_one_to_all(spec), np.uint8).tobytes())
+  spec = json.loads(np.asarray(distributed.from_process0(spec), np.uint8).tobytes())
   if spec is None:
     return None
   if not writer:
     flat = {k: np.zeros(shape, dtype) for k, (shape, dtype) in spec.items()}
-  return chunkstore.unflatten({k: np.asarray(v) for k, v in
-                               mh.broadcast_one_to_all(flat).items()})
+  return chunkstore.unflatten(distributed.from_process0(flat))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from gaplab._errors import ConfigError
 
 # environment variables that say this process is one of several tasks of one
@@ -76,6 +78,17 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
     jax.distributed.initialize(coordinator, num_processes=num_processes,
                                process_id=process_id)
   return jax.process_count()
+
+
+def from_process0(value):
+  """Process 0's ``value`` (a NumPy array or scalar, or a pytree of them, of
+  the same structure on every process) on every process; ``value`` itself
+  with one process. Without x64, 64-bit values travel as 32-bit."""
+  import jax
+  if jax.process_count() == 1:
+    return value
+  from jax.experimental import multihost_utils
+  return jax.tree.map(np.asarray, multihost_utils.broadcast_one_to_all(value))
 
 
 def is_writer() -> bool:
