@@ -54,8 +54,10 @@ def json_default(o):
 
 
 def save_run(path: str, *, meta: dict, arrays: dict, header: Sequence[str],
-             rows: Iterable[Sequence], overwrite: bool = False) -> str:
-  """Writes a run directory atomically; returns its path."""
+             rows: Iterable[Sequence], overwrite: bool = False,
+             extra: dict | None = None) -> str:
+  """Writes a run directory atomically; returns its path. ``extra`` maps more
+  file names to their text (e.g. ``metrics.json``), written before the rename."""
   path = os.path.abspath(path)
   check_writable(path, overwrite)
   parent = os.path.dirname(path)
@@ -74,6 +76,9 @@ def save_run(path: str, *, meta: dict, arrays: dict, header: Sequence[str],
       w.writerow(header)
       for row in rows:
         w.writerow([_cell(x) for x in row])
+    for name, text in (extra or {}).items():
+      with open(os.path.join(tmp, name), "w") as f:
+        f.write(text)
     install(tmp, path)
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,79 @@
+"""Figures of the downstream probes, drawn only from their saved runs:
+zero-shot accuracy as the gap is shifted (Table 1's procedure) and group-wise
+flagged-prediction rates as the gap is shifted (Table 2's)."""
+from __future__ import annotations
+
+import numpy as np
+
+from gaplab.plotting import style
+
+
+def plot_zeroshot(run, fig_dir: str, name: str = "zeroshot") -> list[str]:
+  """Left: top-1 (and top-5) accuracy vs the signed gap (mean image' - mean
+  class').d after the shift, the original gap (delta = 0) marked and the best
+  delta dotted. Right: the same accuracies vs delta. (shift_features.ipynb's
+  ``plot_metrics`` plots |gap|, negated past its minimum; the signed gap along
+  d is that curve when the gap lies along d.)"""
+  a, s = run.arrays, run.meta["summary"]
+  deltas, signed = a["delta"], a["signed_gap"]
+  i0 = int(np.flatnonzero(deltas == 0)[0])
+  ib = int(np.flatnonzero(deltas == s["best_delta"])[0])
+  cols = [("top1", "top-1", "C0")] + ([("top5", "top-5", "C1")] if "top5" in a else [])
+  fig, axes = style.subplots(1, 2, figsize=(11.5, 4.2), sharey=True)
+  for ax, x, xlabel in ((axes[0], signed, "signed gap (mean image′ − mean class′)·d̂"),
+                        (axes[1], deltas, "shift δ (text + δ/2·d̂, image − δ/2·d̂)")):
+    for key, label, color in cols:
+      ax.plot(x, a[key], ".-", ms=4, color=color, label=label)
+    ax.axvline(x[i0], color="k", ls="--", lw=1,
+               label=f"original (δ = 0, gap {s['original_gap']:.3f})")
+    ax.axvline(x[ib], color="C3", ls=":", lw=1.2,
+               label=f"best δ = {s['best_delta']:g} ({s['gain']:+.3f} top-1)")
+    ax.set(xlabel=xlabel)
+    ax.grid(alpha=0.3)
+  axes[0].set_ylabel("zero-shot accuracy")
+  axes[1].legend(fontsize=7)
+  cfg = run.meta["config"]
+  fig.suptitle(f"Zero-shot accuracy as the gap is shifted ({run.meta['inputs']['n_images']} "
+               f"images, {run.meta['inputs']['n_classes']} classes, direction: "
+               f"{cfg['direction']})", fontsize=9)
+  fig.tight_layout()
+  return style.save(fig, fig_dir, name)
+
+
+def plot_fairness(run, fig_dir: str, name: str = "fairness") -> list[str]:
+  """One panel per flagged set: the fraction of each group's images whose
+  top-1 class is in the set vs delta (sorted), one line per group, delta = 0
+  dashed; a last panel with the accuracy (when labels were given) and the gap."""
+  a, coords = run.arrays, run.meta["coords"]
+  order = np.argsort(a["delta"])
+  d = a["delta"][order]
+  groups, sets = coords["group"], coords["set"]
+  colors = style.colors(len(groups))
+  n = len(sets) + 1
+  fig, axes = style.subplots(1, n, figsize=(4.2 * n, 3.9), squeeze=False)
+  axes = axes[0]
+  for s, sname in enumerate(sets):
+    ax = axes[s]
+    for g, gname in enumerate(groups):
+      ax.plot(d, 100 * a["fraction"][order, g, s], ".-", ms=4, color=colors[g], label=gname)
+    ax.axvline(0, color="k", ls="--", lw=0.8)
+    ax.set(title=f"flagged set: {sname}", xlabel="shift δ", ylabel="% of the group's images")
+    ax.title.set_fontsize(9)
+    ax.grid(alpha=0.3)
+  axes[0].legend(fontsize=7)
+  ax = axes[-1]
+  ax.plot(d, a["gap"][order], ".-", color="k", label="gap |mean image′ − mean class′|")
+  if "accuracy" in a:
+    ax.plot(d, a["accuracy"][order], ".-", color="C3", label="top-1 accuracy")
+  ax.axvline(0, color="k", ls="--", lw=0.8)
+  ax.set(title="gap and accuracy", xlabel="shift δ")
+  ax.title.set_fontsize(9)
+  ax.legend(fontsize=7)
+  ax.grid(alpha=0.3)
+  mode = run.meta["config"]["mode"]
+  how = ("images − δ·g (raw gap vector)" if mode == "image_raw"
+         else "text + δ/2·ĝ, image − δ/2·ĝ")
+  fig.suptitle(f"Flagged top-1 predictions per group as the gap is shifted ({how}; "
+               f"{run.meta['inputs']['n_images']} images)", fontsize=9)
+  fig.tight_layout()
+  return style.save(fig, fig_dir, name)
