@@ -5,15 +5,16 @@ from __future__ import annotations
 import sys
 
 from gaplab._errors import ConfigError
-from gaplab.cli import (bench, check, cone, gap, landscape, plot, reproduce, run,
-                        sphere, theory, train)
+from gaplab.cli import (analyze, bench, check, cone, fairness, gap, landscape, plot,
+                        reproduce, run, sphere, theory, train, zeroshot)
 from gaplab.cli import options
 from gaplab.cli.options import flag, subcommands
 from gaplab.harness.experiment import Parser
 
 # command -> its module (add_parser(sub), command(args)), in the order of --help
 COMMANDS = {"cone": cone, "theory": theory, "plot": plot, "check": check, "run": run,
-            "gap": gap, "landscape": landscape, "reproduce": reproduce, "bench": bench,
+            "gap": gap, "landscape": landscape, "analyze": analyze, "zeroshot": zeroshot,
+            "fairness": fairness, "reproduce": reproduce, "bench": bench,
             "train": train, "sphere": sphere}
 
 

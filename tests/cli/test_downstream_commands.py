@@ -1,52 +1,20 @@
 """``gaplab zeroshot`` and ``gaplab fairness`` end to end: files, values, one-line errors."""
 import csv
 import json
-import sys
 
 import numpy as np
 import pytest
 
 from clihelp import run_cli
-from gaplab._errors import ConfigError
 from gaplab.cli import fairness as fairness_cli
-from gaplab.cli import main
-from gaplab.cli import options
-from gaplab.cli import zeroshot as zeroshot_cli
 from gaplab.embeddings import downstream_store as ds
 from gaplab.embeddings import fairness as fa
 from gaplab.embeddings import load
 from gaplab.embeddings import zeroshot as zs
-from gaplab.harness.experiment import Parser
 from gaplab.io import results
 from gaplab.nets import inputs
 
-MODULES = {"zeroshot": zeroshot_cli, "fairness": fairness_cli}
-
-
-def run(argv, capsys):
-  """``gaplab ARGV`` through cli.main once the commands are registered there;
-  until then the same steps (parser with the runtime flags, ConfigError -> one
-  line, exit 2) on a stand-in parser."""
-  if argv[0] in main.COMMANDS:
-    return run_cli(argv, capsys)
-  p = Parser(prog="gaplab")
-  sub = options.subcommands(p, dest="command", metavar="COMMAND")
-  for module in MODULES.values():
-    module.add_parser(sub)
-  for command in options.commands_of(p):
-    options.add_runtime_flags(command)
-  try:
-    a = p.parse_args(argv)
-    MODULES[a.command].command(a)
-    rc = 0
-  except SystemExit as e:
-    rc = e.code
-  except ConfigError as e:
-    print(f"gaplab {a.command}: error: argument {options.flag(e.field)}: {e.message}",
-          file=sys.stderr)
-    rc = 2
-  out, err = capsys.readouterr()
-  return rc, out, err
+run = run_cli
 
 
 def unit(a):
