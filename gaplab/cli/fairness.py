@@ -6,6 +6,7 @@ import argparse
 from gaplab.cli import options
 
 DEFAULT_DELTAS = (0.0, -0.2, -0.5, -1.0, 0.75)  # fairness.DEFAULT_DELTAS (no import at parse time)
+MODES = ("image_raw", "image_unit", "both_unit")  # fairness.MODES
 
 
 def flagged_set(text: str):
@@ -51,9 +52,11 @@ def add_parser(sub) -> None:
   g.add_argument("--direction-from", default=None, metavar="PAIRS.npy",
                  help="paired set (2, N, D), images then texts: gap vector = "
                  "mean(image) - mean(text) of its unit rows (the paper's COCO gap)")
-  p.add_argument("--mode", choices=("image_raw", "both_unit"), default="image_raw",
-                 help="image_raw: images - delta g (the notebook); both_unit: text + "
-                 "delta/2 g_hat, image - delta/2 g_hat (as zeroshot)")
+  p.add_argument("--mode", choices=MODES, default="image_raw",
+                 help="image_raw: images - delta g (the notebook's formula); image_unit: "
+                 "images - delta g_hat (the notebook's g was most likely unit: see "
+                 "gaplab.embeddings.fairness); both_unit: text + delta/2 g_hat, "
+                 "image - delta/2 g_hat (as zeroshot)")
   p.add_argument("--deltas", type=options.listof(float, "numbers"),
                  default=options.spelt(DEFAULT_DELTAS),
                  help="shifts, containing 0 (use --deltas=-1,0 for a leading minus)")

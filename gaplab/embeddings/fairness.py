@@ -24,10 +24,15 @@ same raw g. Its comments pair delta -0.2, -1.0, 0.75 with 0.973086, 1.287905,
 0.070293 (gaps after the shift, measured how it does not say).
 
 Here, generalised: any groups (integer ids, named), any named flagged sets of
-class indices, any deltas, and two modes:
+class indices, any deltas, and three modes:
 
-* ``image_raw`` (the notebook): x' = normalise(x - delta g), g as given (raw),
-  class texts unshifted;
+* ``image_raw`` (the notebook's formula): x' = normalise(x - delta g), g as
+  given (raw), class texts unshifted;
+* ``image_unit``: the same with g_hat = g / |g|. The notebook loads g from
+  ``features/modality_gap_vector.pkl``, which the repository does not build;
+  its ``Figure_3_Contrastive_Learning/get_gap_stats.ipynb`` computes
+  ``my_norm(mean(img) - mean(txt))``, a unit vector, in a (commented) cell that
+  saves it under that name, so the paper's numbers most likely used g_hat;
 * ``both_unit`` (as ``zeroshot``): x' = normalise(x - delta/2 g_hat),
   t' = normalise(t + delta/2 g_hat), g_hat = g / |g|.
 
@@ -45,7 +50,7 @@ from gaplab._errors import ConfigError
 from gaplab.embeddings import zeroshot
 
 DEFAULT_DELTAS = (0.0, -0.2, -0.5, -1.0, 0.75)  # the notebook's list, in its order
-MODES = ("image_raw", "both_unit")
+MODES = ("image_raw", "image_unit", "both_unit")
 
 
 def check_flagged(flagged: Mapping[str, Sequence[int]], c: int) -> dict[str, np.ndarray]:
@@ -97,6 +102,8 @@ def shift_coefficients(deltas: np.ndarray, direction, mode: str, dim: int):
     v = np.asarray(direction, np.float64)
     zeroshot.unit_direction(v, dim)  # shape, finite, nonzero checks only: v stays raw
     return v, deltas, np.zeros_like(deltas)
+  if mode == "image_unit":
+    return zeroshot.unit_direction(direction, dim), deltas, np.zeros_like(deltas)
   if mode == "both_unit":
     return zeroshot.unit_direction(direction, dim), 0.5 * deltas, 0.5 * deltas
   raise ConfigError("mode", f"expected one of {', '.join(MODES)}, got {mode!r}")

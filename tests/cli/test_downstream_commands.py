@@ -86,7 +86,7 @@ def test_zeroshot_direction_from_pairs(files, capsys):
 
 
 def test_fairness_writes_the_run(files, capsys):
-  assert fairness_cli.DEFAULT_DELTAS == fa.DEFAULT_DELTAS
+  assert fairness_cli.DEFAULT_DELTAS == fa.DEFAULT_DELTAS and fairness_cli.MODES == fa.MODES
   tmp, f, raw = files
   out = str(tmp / "fa")
   rc, stdout, err = run(["fairness", "--images", f["images"], "--groups", f["groups"],

@@ -26,12 +26,15 @@ def task(n=240, c=7, d=8, seed=0):
 
 
 def notebook(x, groups, t, flagged, deltas, g, mode, y=None):
-  """shift_CLIP_FairFace_Bias.ipynb's loop (mode image_raw) or its zero-shot
+  """shift_CLIP_FairFace_Bias.ipynb's loop (mode image_raw; image_unit with g
+  normalised) or its zero-shot
   variant with a unit direction (both_unit), float64, one delta and image at a time."""
   frac, acc = [], []
   for delta in deltas:
     if mode == "image_raw":
       xx, tt = unit(x - delta * g), t
+    elif mode == "image_unit":
+      xx, tt = unit(x - delta * unit(g)), t
     else:
       gh = unit(g)
       xx, tt = unit(x - 0.5 * delta * gh), unit(t + 0.5 * delta * gh)
