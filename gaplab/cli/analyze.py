@@ -33,6 +33,9 @@ def add_parser(sub) -> None:
                  help="rows up to which pairwise statistics are exact (default: 20000)")
   p.add_argument("--no-landscape", action="store_true",
                  help="skip the loss landscape along the gap")
+  p.add_argument("--no-umap", action="store_true",
+                 help="skip the UMAP figure (drawn only when umap-learn is installed: "
+                 "pip install -e '.[umap]')")
   options.add_run_dir(p, "runs/analyze")
 
 
@@ -47,7 +50,7 @@ def command(a) -> None:
   emb = load.load(a.emb, modalities=a.modalities, field="emb")
   other = (load.load(a.compare, modalities=a.modalities, field="compare")
            if a.compare else None)
-  kw = {"seed": a.seed}
+  kw = {"seed": a.seed, "umap": not a.no_umap}
   if a.exact_rows is not None:
     kw["exact_rows"] = a.exact_rows
   path = analyze_store.run_and_save(

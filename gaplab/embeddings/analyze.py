@@ -40,6 +40,7 @@ class Settings:
   exact_rows: int = pairwise.MAX_EXACT  # pairwise statistics exact up to this many rows
   separability_rows: int = 20000
   rmg_variant: str = "schrodi"
+  umap: bool = True             # also a 2-D UMAP of the PCA's pairs, when umap-learn is installed
 
   def validate(self):
     from gaplab._errors import ConfigError
@@ -72,6 +73,24 @@ def pca_2d(a, b, key, n_pairs: int) -> dict:
   idx = blocks.subset(key, a.shape[0], n_pairs)
   return {"pca_a": (blocks.f64(a[idx]) - c) @ top, "pca_b": (blocks.f64(b[idx]) - c) @ top,
           "pca_explained": w[::-1][:2] / w.sum(), "pca_index": idx}
+
+
+def umap_available() -> bool:
+  import importlib.util
+  return importlib.util.find_spec("umap") is not None
+
+
+def umap_2d(a, b, idx, seed: int) -> dict:
+  """2-D UMAP (umap-learn, default settings, ``random_state=seed``) of the rows
+  ``idx`` of both modalities embedded together, as in the paper's Fig 1."""
+  import warnings
+  import umap
+  x = np.concatenate([blocks.f64(a[idx]), blocks.f64(b[idx])])
+  with warnings.catch_warnings():  # "n_jobs overridden by random_state": wanted, for determinism
+    warnings.simplefilter("ignore", UserWarning)
+    y = umap.UMAP(n_components=2, random_state=seed, n_neighbors=min(15, len(x) - 1)
+                  ).fit_transform(x)
+  return {"umap_a": y[:len(idx)], "umap_b": y[len(idx):]}
 
 
 def measure(a, b, key, settings: Settings = Settings()) -> tuple[dict, dict]:
@@ -107,6 +126,9 @@ def measure(a, b, key, settings: Settings = Settings()) -> tuple[dict, dict]:
   arrays = {f"hist_{k}": np.asarray(v) for k, v in hist.items() if k != "n_used"}
   rec["histogram_rows"] = int(hist["n_used"])
   arrays.update(pca_2d(a, b, _key(key, "pca"), s.pca_pairs))
+  rec["umap"] = bool(s.umap and umap_available())
+  if rec["umap"]:
+    arrays.update(umap_2d(a, b, arrays["pca_index"], s.seed))
   arrays["gap_profile"] = np.asarray(m.gap_profile(a, b))
   arrays["spectrum_a"], arrays["spectrum_b"] = m.spectrum(a), m.spectrum(b)
   return rec, arrays

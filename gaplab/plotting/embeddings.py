@@ -1,7 +1,8 @@
 """Figures of ``gaplab analyze`` (drawn from the saved run only).
 
 ``pca``: the paper's Fig 1 view, both modalities in their top two pooled
-principal directions with a line joining each pair; ``cosines``: histograms of
+principal directions with a line joining each pair (``umap``: the same pairs
+in a UMAP, when umap-learn was installed); ``cosines``: histograms of
 cosines within each modality, across modalities (all i != j) and of matched
 pairs; ``gap_profile``: the per-coordinate gap mu_A - mu_B, sorted by size.
 With ``--compare`` and ``--intervention`` each figure gets a column per model.
@@ -28,23 +29,30 @@ def _models(run) -> list[tuple[str, str, dict]]:
   return out
 
 
-def plot_pca(run, fig_dir: str, name: str = "pca") -> list[str]:
+def plot_pca(run, fig_dir: str, name: str = "pca", kind: str = "pca") -> list[str]:
+  """``kind`` "pca" (the pooled principal plane) or "umap" (umap-learn's 2-D
+  embedding of the same pairs, saved when it was installed)."""
   models = _models(run)
   fig, axes = style.subplots(1, len(models), figsize=(5.2 * len(models), 4.8), squeeze=False)
   for ax, (p, title, rec) in zip(axes[0], models):
-    a, b, ex = (run.arrays[p + k] for k in ("pca_a", "pca_b", "pca_explained"))
+    a, b = run.arrays[p + kind + "_a"], run.arrays[p + kind + "_b"]
     na, nb = rec["modalities"]
     segs = np.stack([a, b], axis=1)
     for s in segs:
       ax.plot(s[:, 0], s[:, 1], color="0.7", lw=0.3, zorder=1)
     ax.scatter(a[:, 0], a[:, 1], s=5, color="C0", label=na, zorder=2, lw=0)
     ax.scatter(b[:, 0], b[:, 1], s=5, color="C3", label=nb, zorder=2, lw=0)
-    ax.set(title=f"{title}: gap {rec['l2m']:.3f} ({len(a)} pairs)",
-           xlabel=f"PC 1 ({100 * ex[0]:.0f}% var)", ylabel=f"PC 2 ({100 * ex[1]:.0f}% var)")
+    ax.set(title=f"{title}: gap {rec['l2m']:.3f} ({len(a)} pairs)")
+    if kind == "pca":
+      ex = run.arrays[p + "pca_explained"]
+      ax.set(xlabel=f"PC 1 ({100 * ex[0]:.0f}% var)", ylabel=f"PC 2 ({100 * ex[1]:.0f}% var)")
+    else:
+      ax.set(xlabel="UMAP 1", ylabel="UMAP 2")
     ax.title.set_fontsize(9)
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(fontsize=7, markerscale=3)
-  fig.suptitle("2-D PCA of both modalities (pooled), lines join pairs", fontsize=9)
+  fig.suptitle(("2-D PCA of both modalities (pooled)" if kind == "pca" else
+                "UMAP of both modalities") + ", lines join pairs", fontsize=9)
   fig.tight_layout()
   return style.save(fig, fig_dir, name)
 
@@ -88,4 +96,7 @@ def plot_gap_profile(run, fig_dir: str, name: str = "gap_profile") -> list[str]:
 
 def plot_analysis(run, fig_dir: str) -> list[str]:
   """Every figure of an analyze run."""
-  return plot_pca(run, fig_dir) + plot_cosines(run, fig_dir) + plot_gap_profile(run, fig_dir)
+  out = plot_pca(run, fig_dir) + plot_cosines(run, fig_dir) + plot_gap_profile(run, fig_dir)
+  if all(p + "umap_a" in run.arrays for p, _, _ in _models(run)):
+    out += plot_pca(run, fig_dir, "umap", kind="umap")
+  return out

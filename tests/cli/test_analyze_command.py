@@ -31,7 +31,8 @@ def files(tmp_path):
 
 def test_analyze_writes_metrics_report_and_figures(files, capsys):
   out = str(files / "run")
-  rc, stdout, err = run_cli(["analyze", str(files / "emb.npy"), "--out", out, "--quiet"], capsys)
+  rc, stdout, err = run_cli(["analyze", str(files / "emb.npy"), "--out", out, "--quiet",
+                                "--no-umap"], capsys)
   assert rc == 0, err
   m = json.load(open(os.path.join(out, "metrics.json")))
   x = _emb().astype(np.float64)
@@ -56,7 +57,7 @@ def test_analyze_writes_metrics_report_and_figures(files, capsys):
 def test_compare_interventions_and_three_modalities(files, capsys):
   out = str(files / "run3")
   rc, _, err = run_cli(["analyze", str(files / "three.npz"), "--out", out, "--quiet",
-                        "--no-landscape", "--compare", str(files / "other.npy"),
+                        "--no-landscape", "--no-umap", "--compare", str(files / "other.npy"),
                         "--intervention", "mean_removal", "--intervention", "procrustes"],
                        capsys)
   assert rc == 0, err

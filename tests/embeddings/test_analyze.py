@@ -8,7 +8,7 @@ from gaplab._errors import ConfigError
 from gaplab.embeddings import analyze
 
 SMALL = analyze.Settings(pca_pairs=50, hist_rows=120, separability_rows=200,
-                         stability_repeats=4, exact_rows=500)
+                         stability_repeats=4, exact_rows=500, umap=False)
 
 
 def _unit(x):
@@ -84,3 +84,16 @@ def test_bad_settings_name_the_field(field, value):
   with pytest.raises(ConfigError) as e:
     analyze.Settings(**{field: value}).validate()
   assert e.value.field == field
+
+
+@pytest.mark.slow
+def test_umap_of_the_pca_pairs_when_installed():
+  pytest.importorskip("umap")
+  a, b = _pairs()
+  rec, arr = analyze.measure(a, b, jax.random.key(0), analyze.Settings(
+      pca_pairs=40, hist_rows=120, stability_repeats=2, exact_rows=500))
+  assert rec["umap"] is True and arr["umap_a"].shape == (40, 2) == arr["umap_b"].shape
+  # two modalities 4 sd apart: UMAP keeps them apart (their 2-D centroids
+  # farther apart than the larger within-modality spread)
+  gap2d = np.linalg.norm(arr["umap_a"].mean(0) - arr["umap_b"].mean(0))
+  assert gap2d > max(arr["umap_a"].std(0).max(), arr["umap_b"].std(0).max())
