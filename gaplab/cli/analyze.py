@@ -60,7 +60,7 @@ def command(a) -> None:
   run = results.load_run(path)
   for f in plot_emb.plot_analysis(run, path + "/figures"):
     print(f"wrote {f}")
-  if not a.no_landscape:
+  if run.meta["landscape"] == "drawn":
     for f in plot_gap.plot_landscape(results.load_run(path + "/landscape"),
                                      path + "/landscape/figures"):
       print(f"wrote {f}")

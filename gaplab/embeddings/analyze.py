@@ -18,6 +18,7 @@ import dataclasses
 import jax
 import numpy as np
 
+from gaplab.cone.stats import MAX_PAIRWISE_SAMPLES
 from gaplab.embeddings import blocks
 from gaplab.embeddings import metrics as m
 from gaplab.embeddings import pairwise
@@ -49,6 +50,12 @@ class Settings:
       v = getattr(self, f)
       if isinstance(v, bool) or not isinstance(v, int) or v < 2:
         raise ConfigError(f, f"expected an integer >= 2, got {v!r}")
+    if isinstance(self.seed, bool) or not isinstance(self.seed, int) or \
+        not 0 <= self.seed < 2 ** 32:
+      raise ConfigError("seed", f"expected an integer in [0, 2**32), got {self.seed!r}")
+    if self.exact_rows > MAX_PAIRWISE_SAMPLES:
+      raise ConfigError("exact_rows", f"expected at most {MAX_PAIRWISE_SAMPLES} rows (the "
+                        f"cone statistics' pairwise limit), got {self.exact_rows}")
     if self.rmg_variant not in m.RMG_VARIANTS:
       raise ConfigError("rmg_variant", f"expected one of {', '.join(m.RMG_VARIANTS)}, "
                         f"got {self.rmg_variant!r}")
@@ -59,16 +66,19 @@ def _key(key, name):
   return jax.random.fold_in(key, STREAMS[name])
 
 
-def pca_2d(a, b, key, n_pairs: int) -> dict:
+def pca_2d(a, b, key, n_pairs: int, moments) -> dict:
   """The paper's Fig 1 view: the top two principal directions of both
-  modalities together (covariance about the pooled mean, over all rows), and
-  the coordinates of ``n_pairs`` random pairs in them."""
-  c = 0.5 * (blocks.mean_rows(a) + blocks.mean_rows(b))
-  cov = 0.5 * (blocks.covariance(a, c) + blocks.covariance(b, c))
+  modalities together (covariance of all 2N rows about their pooled mean) and
+  the coordinates of ``n_pairs`` random pairs in them. From the modalities'
+  ``metrics.Moments``: with c = (mu_a + mu_b)/2 and g = mu_a - mu_b the pooled
+  covariance is (cov_a + cov_b)/2 + g g^T/4, so no further pass over the rows."""
+  m_a, m_b = moments
+  c, g = 0.5 * (m_a.mean + m_b.mean), m_a.mean - m_b.mean
+  cov = 0.5 * (m_a.cov + m_b.cov) + 0.25 * np.outer(g, g)
   w, v = np.linalg.eigh(cov)
   top = v[:, ::-1][:, :2]
   # orient: modality a on the positive side of each axis (eigenvector signs are arbitrary)
-  side = np.sign((blocks.mean_rows(a) - c) @ top)
+  side = np.sign((m_a.mean - c) @ top)
   top = top * np.where(side == 0, 1.0, side)
   idx = blocks.subset(key, a.shape[0], n_pairs)
   return {"pca_a": (blocks.f64(a[idx]) - c) @ top, "pca_b": (blocks.f64(b[idx]) - c) @ top,
@@ -98,6 +108,7 @@ def measure(a, b, key, settings: Settings = Settings()) -> tuple[dict, dict]:
   s = settings
   dec = m.l2m(a, b)
   rmgs = m.rmg_all(a, b)
+  mom = (m.moments(a), m.moments(b))  # one covariance per modality serves every spectral metric
   rec = {
       "n_pairs": int(a.shape[0]), "dim": int(a.shape[1]),
       "l2m": dec["l2m"],
@@ -112,10 +123,12 @@ def measure(a, b, key, settings: Settings = Settings()) -> tuple[dict, dict]:
                      "b": pairwise.uniformity(b, _key(key, "uniformity_b"), max_rows=s.exact_rows)},
       "separability": sep.separability(a, b, _key(key, "separability"),
                                        max_rows=s.separability_rows),
-      "gap_concentration": m.gap_concentration(a, b, ks=s.ks),
-      "effective_dimension": {"a": m.effective_dimension(a), "b": m.effective_dimension(b)},
-      "principal_angles_deg": np.asarray(m.principal_angles(a, b, k=min(s.angles_k, a.shape[1])),
-                                         np.float64).tolist(),
+      "gap_concentration": m.gap_concentration(a, b, ks=s.ks, moments=mom),
+      "effective_dimension": {"a": m.effective_dimension(a, moments=mom[0]),
+                              "b": m.effective_dimension(b, moments=mom[1])},
+      "principal_angles_deg": np.asarray(m.principal_angles(
+          a, b, k=min(s.angles_k, m.default_angles_k(a.shape[1])), moments=mom),
+          np.float64).tolist(),
       "cone": {"a": pairwise.cone(a, _key(key, "cone_a"), max_rows=s.exact_rows),
                "b": pairwise.cone(b, _key(key, "cone_b"), max_rows=s.exact_rows)},
       "gap_stability": m.gap_stability(a, b, _key(key, "stability"),
@@ -125,12 +138,12 @@ def measure(a, b, key, settings: Settings = Settings()) -> tuple[dict, dict]:
                                     max_rows=s.hist_rows)
   arrays = {f"hist_{k}": np.asarray(v) for k, v in hist.items() if k != "n_used"}
   rec["histogram_rows"] = int(hist["n_used"])
-  arrays.update(pca_2d(a, b, _key(key, "pca"), s.pca_pairs))
+  arrays.update(pca_2d(a, b, _key(key, "pca"), s.pca_pairs, mom))
   rec["umap"] = bool(s.umap and umap_available())
   if rec["umap"]:
     arrays.update(umap_2d(a, b, arrays["pca_index"], s.seed))
   arrays["gap_profile"] = np.asarray(m.gap_profile(a, b))
-  arrays["spectrum_a"], arrays["spectrum_b"] = m.spectrum(a), m.spectrum(b)
+  arrays["spectrum_a"], arrays["spectrum_b"] = mom[0].eigvals, mom[1].eigvals
   return rec, arrays
 
 

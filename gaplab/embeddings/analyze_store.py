@@ -23,14 +23,15 @@ from gaplab.embeddings import interventions as iv
 from gaplab.embeddings import report
 from gaplab.io import provenance
 from gaplab.io import results
+from gaplab._errors import ConfigError
 
 METRICS, REPORT = "metrics.json", "REPORT.md"
+ZERO_GAP = 1e-12  # below this l2m the gap has no direction: no landscape
 LANDSCAPE_PAIRS = 5000  # the landscape's batches come from this many random pairs
 
 
 def pick_pair(emb, pair) -> tuple[int, int]:
   """Indices of the two modalities to measure: by name, default the first two."""
-  from gaplab._errors import ConfigError
   if pair is None:
     return 0, 1
   idx = []
@@ -74,10 +75,16 @@ def run_and_save(emb, out: str, *, pair=None, settings=analyze.Settings(),
   results.check_writable(out, overwrite)
   settings = settings.validate()
   parsed = [iv.parse(s) for s in intervention_specs]  # bad specs fail before any work
+  if len(set(intervention_specs)) < len(intervention_specs):
+    raise ConfigError("intervention", f"expected each intervention once, got "
+                      f"{list(intervention_specs)}")
   t0 = time.perf_counter()
   key = jax.random.key(settings.seed)
   ij = pick_pair(emb, pair)
   rec, arr = _model(emb, ij, key, settings)
+  land = ("drawn" if rec["l2m"] > ZERO_GAP else
+          f"the gap is {rec['l2m']:.3g}, so it has no direction to shift along") \
+      if landscape else "turned off (--no-landscape)"
   arrays = {f"main/{k}": v for k, v in arr.items()}
   after = {}
   for spec, (name, params) in zip(intervention_specs, parsed):
@@ -95,6 +102,7 @@ def run_and_save(emb, out: str, *, pair=None, settings=analyze.Settings(),
           "pair": list(rec["modalities"]), "interventions": list(intervention_specs),
           "inputs": emb.source, "compare": compare.source if compare is not None else None,
           "labels": emb.labels is not None, "groups": emb.groups is not None,
+          "landscape": land,
           "provenance": dict(provenance.collect(precision="highest (numpy float64 sums)",
                                                 dtype=emb.source.get("dtype", "")),
                              elapsed_s=time.perf_counter() - t0)}
@@ -102,13 +110,26 @@ def run_and_save(emb, out: str, *, pair=None, settings=analyze.Settings(),
   rows += [(f"after {s}", k, v) for s, r in after.items() for k, v in _scalars(_headline(r))]
   if compare is not None:
     rows += [("compare", k, v) for k, v in _scalars(_headline(rec["compare"]))]
-  text = json.dumps(rec, indent=2, default=results.json_default, allow_nan=True) + "\n"
+  text = json.dumps(_no_nan(rec), indent=2, default=results.json_default,
+                    allow_nan=False) + "\n"
   path = results.save_run(out, meta=meta, arrays=arrays, rows=rows, overwrite=overwrite,
                           header=["model", "metric", "value"],
                           extra={METRICS: text, REPORT: report.render(meta, rec)})
-  if landscape:
+  if land == "drawn":
     _landscape(emb.rows[ij[0]], emb.rows[ij[1]], path, key)
   return path
+
+
+def _no_nan(x):
+  """The record with NaN (undefined: e.g. shares of a zero gap) as None, so
+  metrics.json is strict JSON (null)."""
+  if isinstance(x, dict):
+    return {k: _no_nan(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [_no_nan(v) for v in x]
+  if isinstance(x, (float, np.floating)) and not np.isfinite(x):
+    return None
+  return x
 
 
 def _headline(rec: dict) -> dict:

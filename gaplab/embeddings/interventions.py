@@ -68,6 +68,7 @@ import numpy as np
 
 from gaplab._errors import ConfigError
 from gaplab.embeddings.blocks import DEFAULT_BLOCK, f64, mean_rows, row_blocks
+from gaplab.embeddings import metrics
 
 C3_SIGMA = math.sqrt(0.016)  # C3 image_captioning/run.py --noise_level default
 GAP_TOL = 1e-12  # |d| at or below this: the gap direction is undefined
@@ -120,9 +121,9 @@ def _keep(x, s):
 
 
 def gap_vector(a, b, block: int = DEFAULT_BLOCK) -> np.ndarray:
-  """d = mu_a - mu_b, float64 (D,), the row means accumulated over blocks."""
+  """d = mu_a - mu_b, float64 (D,): ``metrics.gap_profile``, over row blocks."""
   _check_pair(a, b)
-  return mean_rows(a, block) - mean_rows(b, block)
+  return metrics.gap_profile(a, b, block)
 
 
 def _direction(a, b, direction, unit: bool, block: int) -> np.ndarray:

@@ -21,7 +21,7 @@ compute_l2i, compute_rmg); Wang & Isola 2020 (alignment); Fahim et al.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import jax
 import numpy as np
@@ -200,8 +200,35 @@ def _eig_desc(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   return w[::-1], v[:, ::-1]
 
 
+class Moments(NamedTuple):
+  """One modality's first two moments: the mean (D,), the centred covariance
+  (D, D) (divided by N) and its eigenvalues (decreasing, rounding's negatives
+  set to 0) and eigenvectors (columns, in that order)."""
+  mean: np.ndarray
+  cov: np.ndarray
+  eigvals: np.ndarray
+  eigvecs: np.ndarray
+
+
+def moments(u, block: int | None = DEFAULT_BLOCK) -> Moments:
+  """``Moments`` of the rows of ``u`` (N, D): two passes over row blocks, then
+  one D x D eigendecomposition. The spectral metrics below take it as
+  ``moments=`` so that one pass serves them all (a covariance costs N D^2)."""
+  if u.ndim != 2 or u.shape[0] < 1:
+    raise ValueError(f"Expected an (N, D) array with N >= 1, got {u.shape}")
+  rows = _rows(u.shape[0], block)
+  mu = blocks.mean_rows(u, rows)
+  cov = blocks.covariance(u, mu, block=rows)
+  w, v = _eig_desc(cov)
+  return Moments(mu, cov, np.maximum(w, 0.0), v)
+
+
+def _moments(u, block, given):
+  return moments(u, block) if given is None else given
+
+
 def gap_concentration(a, b, ks: Sequence[int] = (1, 2, 5, 10, 20, 50),
-                      block: int | None = DEFAULT_BLOCK) -> dict:
+                      block: int | None = DEFAULT_BLOCK, moments=None) -> dict:
   """Share of |g|^2, g = mu_A - mu_B, carried by the top-k coordinates (ranked by
   |g_j|) and by the top-k principal directions: sum of the k largest g_j^2 (or
   (v_j.g)^2 over the eigenvectors v_j of the k largest eigenvalues) over |g|^2.
@@ -212,7 +239,8 @@ def gap_concentration(a, b, ks: Sequence[int] = (1, 2, 5, 10, 20, 50),
   (cov_A + cov_B)/2, each centred at its own mean: the covariance of the pooled
   rows is (cov_A + cov_B)/2 + g g^T / 4, so it contains the gap itself, which
   would then be its own top direction and trivially carry the share. ks above D
-  are dropped (D is used when none is left); NaN shares when g = 0. The
+  are dropped (D is used when none is left); NaN shares when g = 0.
+  ``moments``: the pair (Moments of a, Moments of b) if already computed. The
   coordinate shares depend on the basis (not rotation invariant); the principal
   ones do not (up to ties among eigenvalues at k). ``top_coordinates``: the 10
   coordinates of largest |g_j|, largest first.
@@ -224,7 +252,9 @@ def gap_concentration(a, b, ks: Sequence[int] = (1, 2, 5, 10, 20, 50),
   kept = [int(k) for k in ks if int(k) <= d] or [d]
   g = gap_profile(a, b, block)
   total = float(g @ g)
-  _, v = _eig_desc(0.5 * (blocks.covariance(a, block=rows) + blocks.covariance(b, block=rows)))
+  m_a, m_b = moments if moments is not None else (None, None)
+  m_a, m_b = _moments(a, rows, m_a), _moments(b, rows, m_b)
+  _, v = _eig_desc(0.5 * (m_a.cov + m_b.cov))
   order = np.argsort(-np.abs(g), kind="stable")
   coord = np.cumsum(g[order] ** 2)
   princ = np.cumsum((v.T @ g) ** 2)
@@ -234,23 +264,21 @@ def gap_concentration(a, b, ks: Sequence[int] = (1, 2, 5, 10, 20, 50),
           "top_coordinates": order[:10].tolist()}
 
 
-def spectrum(u, block: int | None = DEFAULT_BLOCK) -> np.ndarray:
+def spectrum(u, block: int | None = DEFAULT_BLOCK, moments=None) -> np.ndarray:
   """Eigenvalues of one modality's centred covariance (1/N) sum (u_i - mu)(u_i - mu)^T,
   decreasing (D,); rounding's tiny negatives are set to 0."""
-  if u.ndim != 2 or u.shape[0] < 1:
-    raise ValueError(f"Expected an (N, D) array with N >= 1, got {u.shape}")
-  w = np.linalg.eigvalsh(blocks.covariance(u, block=_rows(u.shape[0], block)))[::-1]
-  return np.maximum(w, 0.0)
+  return _moments(u, block, moments).eigvals
 
 
-def effective_dimension(u, block: int | None = DEFAULT_BLOCK, level: float = 0.99) -> dict:
+def effective_dimension(u, block: int | None = DEFAULT_BLOCK, level: float = 0.99,
+                        moments=None) -> dict:
   """Participation ratio (sum l)^2 / sum l^2 of the spectrum l (Gao et al. 2017's
   PR; k for k equal eigenvalues) and ``dim99``, the smallest k whose top-k
   eigenvalues hold at least ``level`` of the variance (1e-12 relative slack for
   rounding). NaN and 0 when all rows coincide."""
   if not 0 < level <= 1:
     raise ValueError(f"Expected 0 < level <= 1, got {level}")
-  w = spectrum(u, block)
+  w = spectrum(u, block, moments)
   total = float(w.sum())
   if total <= 0:
     return {"participation_ratio": float("nan"), "dim99": 0}
@@ -265,7 +293,8 @@ def default_angles_k(d: int) -> int:
   return max(1, min(10, d // 2))
 
 
-def principal_angles(a, b, k: int | None = None, block: int | None = DEFAULT_BLOCK) -> np.ndarray:
+def principal_angles(a, b, k: int | None = None, block: int | None = DEFAULT_BLOCK,
+                     moments=None) -> np.ndarray:
   """Principal angles in degrees, increasing (k,), between the top-k principal
   subspaces (centred covariance eigenvectors) of the two modalities, as in
   Yi et al. 2025's comparison of modality subspaces: arccos of the singular values
@@ -278,8 +307,9 @@ def principal_angles(a, b, k: int | None = None, block: int | None = DEFAULT_BLO
   if not 1 <= k <= d:
     raise ValueError(f"Expected 1 <= k <= {d}, got {k}")
   rows = _rows(n, block)
-  u_a = _eig_desc(blocks.covariance(a, block=rows))[1][:, :k]
-  u_b = _eig_desc(blocks.covariance(b, block=rows))[1][:, :k]
+  m_a, m_b = moments if moments is not None else (None, None)
+  u_a = _moments(a, rows, m_a).eigvecs[:, :k]
+  u_b = _moments(b, rows, m_b).eigvecs[:, :k]
   return np.sort(np.degrees(scipy.linalg.subspace_angles(u_a, u_b)))
 
 

@@ -170,12 +170,12 @@ def _cone_linear(u: np.ndarray, block: int) -> dict:
 def cone(u, key, *, max_rows: int = MAX_EXACT, block: int = BLOCK) -> dict:
   """Cone statistics of one modality's unit rows ``u`` (N, D).
 
-  ``cone_stats`` (jitted, float64 when jax x64 is enabled, else float32:
-  ``dtype``) runs on all rows when N <= max_rows, else on a random subset of
-  ``max_rows`` rows drawn with ``key`` for the pairwise extremes, while the
-  O(N) statistics (mean_cos, one_minus_mean_cos, mean_cos_diag, centroid_norm,
-  cone_radius_deg) come from every row in float64 over row blocks (the radius
-  is a max over all rows: exact). ``n_used`` is N, ``pairwise_n_used`` the rows
+  The pairwise extremes come from ``cone_stats`` (jitted, float64 when jax x64
+  is enabled, else float32: ``dtype``) on all rows when N <= max_rows, else on
+  a random subset of ``max_rows`` rows drawn with ``key``. The O(N) statistics
+  (mean_cos, one_minus_mean_cos, mean_cos_diag, centroid_norm,
+  cone_radius_deg) always come from every row in float64 over row blocks (the
+  radius is a max over all rows: exact), whatever jax's precision. ``n_used`` is N, ``pairwise_n_used`` the rows
   min_cos / max_cos / one_minus_max_cos are over, ``exact`` whether that is N.
   """
   u = np.asarray(u)
@@ -189,13 +189,7 @@ def cone(u, key, *, max_rows: int = MAX_EXACT, block: int = BLOCK) -> dict:
   exact = len(idx) == n
   dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
   s = _cone_stats_jit(jnp.asarray(u if exact else u[idx], dtype), block=block)
-  out = {"mean_cos": float(s["mean_cos"]),
-         "one_minus_mean_cos": float(s["one_minus_mean_cos"]),
-         "mean_cos_diag": float(s["mean_cos_diag"]),
-         "centroid_norm": float(s["centroid_norm"]),
-         "cone_radius_deg": math.degrees(float(s["cone_radius"]))}
-  if not exact:
-    out = _cone_linear(u, block)
+  out = _cone_linear(u, block)  # the O(N) statistics: every row, float64, always
   out.update(min_cos=float(s["min_cos"]), max_cos=float(s["max_cos"]),
              one_minus_max_cos=float(s["one_minus_max_cos"]), n_used=int(n),
              pairwise_n_used=int(len(idx)), exact=bool(exact),

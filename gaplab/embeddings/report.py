@@ -41,6 +41,12 @@ def _pm(d: dict, key: str = "value") -> str:
   return _f(d[key]) + (f" ± {_f(se)} (subset of {d.get('n_used')})" if se else "")
 
 
+def _separability(s: dict) -> str:
+  return (f"Separability: held-out accuracy {_f(s['accuracy'])} ± {_f(s['stderr'])} "
+          f"(binomial) on {s['n_test']} rows of {s['n_test'] // 2} held-out pairs, "
+          f"trained on {s['n_train']} rows ({s['n_pairs']} pairs used).")
+
+
 def _headline(models: dict) -> str:
   names = list(models)
   rows = [[label] + [_f(get(models[n])) for n in names] + [what]
@@ -72,6 +78,22 @@ def _interventions(r: dict) -> str:
   return _headline(models)
 
 
+def _figures(meta: dict, r: dict) -> str:
+  figs = ["`figures/pca.png` (2-D PCA of both modalities, lines join pairs: the paper's "
+          "Fig 1 view)"]
+  if r.get("umap"):
+    figs.append("`figures/umap.png` (a UMAP of the same pairs)")
+  figs += ["`figures/cosines.png` (cosine histograms within and across modalities)",
+           "`figures/gap_profile.png` (per-coordinate gap)"]
+  land = meta.get("landscape")
+  if land == "drawn":
+    figs.append("`landscape/figures/landscape.png` (contrastive loss as the embeddings are "
+                "shifted along the gap; `gaplab landscape` on a random subset of pairs)")
+  elif land:
+    figs.append(f"no loss landscape: {land}")
+  return "; ".join(figs) + "."
+
+
 def render(meta: dict, r: dict) -> str:
   a, b = r["modalities"]
   src = meta["inputs"]
@@ -87,8 +109,7 @@ def render(meta: dict, r: dict) -> str:
   out += [_headline(models), "",
           f"l2m² = |μ_A|² + |μ_B|² − 2 μ_A·μ_B = {_f(r['l2m_decomposition']['mu_a_sq'])} + "
           f"{_f(r['l2m_decomposition']['mu_b_sq'])} − 2·{_f(r['l2m_decomposition']['cross'])}.",
-          f"Separability: {_pm(r['separability'], 'accuracy')} on {r['separability']['n_test']} "
-          "held-out pairs.", "",
+          _separability(r["separability"]), "",
           "## Each modality", "", _per_modality(r), "",
           "## Where the gap lives", "", _concentration(r), "",
           "Principal angles between the modalities' top principal subspaces (degrees): "
@@ -100,12 +121,7 @@ def render(meta: dict, r: dict) -> str:
                                              for n, row in zip(g["names"], g["l2m"])])]
   if r.get("interventions"):
     out += ["", "## After each intervention", "", _interventions(r)]
-  out += ["", "## Figures", "",
-          "`figures/pca.png` (2-D PCA of both modalities, lines join pairs: the paper's Fig 1), "
-          "`figures/cosines.png` (cosine histograms within and across modalities), "
-          "`figures/gap_profile.png` (per-coordinate gap), "
-          "`landscape/figures/landscape.png` (contrastive loss as the embeddings are shifted "
-          "along the gap; `gaplab landscape`).", "",
+  out += ["", "## Figures", "", _figures(meta, r), "",
           "## Provenance", "",
           f"gaplab {prov.get('gaplab')}, jax {prov.get('jax')}, numpy {prov.get('numpy')}, "
           f"device {prov.get('device', {}).get('kind')}, x64 {prov.get('x64')}, "

@@ -71,8 +71,8 @@ def plot_fairness(run, fig_dir: str, name: str = "fairness") -> list[str]:
   ax.legend(fontsize=7)
   ax.grid(alpha=0.3)
   mode = run.meta["config"]["mode"]
-  how = ("images − δ·g (raw gap vector)" if mode == "image_raw"
-         else "text + δ/2·ĝ, image − δ/2·ĝ")
+  how = {"image_raw": "images − δ·g (raw gap vector)",
+         "image_unit": "images − δ·ĝ (unit gap vector)"}.get(mode, "text + δ/2·ĝ, image − δ/2·ĝ")
   fig.suptitle(f"Flagged top-1 predictions per group as the gap is shifted ({how}; "
                f"{run.meta['inputs']['n_images']} images)", fontsize=9)
   fig.tight_layout()

@@ -100,8 +100,40 @@ def test_bad_flags_and_existing_out(files, capsys):
   assert open(os.path.join(out, "keep.txt")).read() == "mine"
   for extra, word in ((["--intervention", "nope"], "--intervention"),
                       (["--pair", "image,sound"], "--pair"),
-                      (["--exact-rows", "1"], "--exact-rows")):
+                      (["--exact-rows", "1"], "--exact-rows"),
+                      (["--exact-rows", "50000"], "--exact-rows"),
+                      (["--seed", "-1"], "--seed"),
+                      (["--intervention", "procrustes", "--intervention", "procrustes"],
+                       "--intervention")):
     rc, _, err = run_cli(["analyze", str(files / "emb.npy"), "--out", str(files / "x")] + extra,
                          capsys)
     assert rc == 2 and word in err and err.count("\n") == 1, err
     assert not os.path.exists(files / "x")
+
+
+def test_identical_modalities_report_no_gap_and_no_landscape(tmp_path, capsys):
+  x = _emb()[0]
+  np.save(tmp_path / "same.npy", np.stack([x, x]))
+  out = str(tmp_path / "run")
+  rc, stdout, err = run_cli(["analyze", str(tmp_path / "same.npy"), "--out", out, "--quiet",
+                             "--no-umap"], capsys)
+  assert rc == 0, err
+  m = json.load(open(os.path.join(out, "metrics.json")))  # strict JSON: NaN written as null
+  assert m["l2m"] == 0 and m["gap_concentration"]["coordinates"][0] is None
+  assert not os.path.exists(os.path.join(out, "landscape"))
+  assert "no loss landscape: the gap is 0" in open(os.path.join(out, "REPORT.md")).read()
+
+
+def test_orthogonal_cones_are_separable_and_at_90_degrees(tmp_path, capsys):
+  r = np.random.default_rng(5)
+  a = np.concatenate([r.normal(size=(N, 4)) + 3, np.zeros((N, 4))], axis=1)
+  b = np.concatenate([np.zeros((N, 4)), r.normal(size=(N, 4)) + 3], axis=1)
+  np.save(tmp_path / "orth.npy", np.stack([a, b]))
+  out = str(tmp_path / "run")
+  rc, _, err = run_cli(["analyze", str(tmp_path / "orth.npy"), "--out", out, "--quiet",
+                        "--no-umap", "--no-landscape"], capsys)
+  assert rc == 0, err
+  m = json.load(open(os.path.join(out, "metrics.json")))
+  assert m["l2m_decomposition"]["cross"] == 0 and m["separability"]["accuracy"] == 1
+  # D = 8: k = D // 2 = 4 principal directions each, spanning the two halves
+  np.testing.assert_allclose(m["principal_angles_deg"], [90.0] * 4, atol=1e-6)
