@@ -74,13 +74,13 @@ SETS = ("high", "low")       # classes with the largest / smallest m_c[group_coo
 _UNUSED = ("log_every", "checkpoint_every", "run_chunk")
 _train = lambda d: {k: v for k, v in d.items() if k not in _UNUSED}
 PRESET = dict(_train(presets.TRAIN_PRESET), taus=[0.01], mismatch=[0.0, 0.2], seeds=3,
-              n_classes=16, n_test=4096, group_coord=0, flag_classes=4,
+              n_classes=16, n_test=4096, saved_items=256, group_coord=0, flag_classes=4,
               zs_delta_max=5.0, zs_delta_step=0.25, fair_delta_max=1.0, fair_delta_step=0.05)
 SIZES = {"full": {},
          "quick": dict(_train(presets.TRAIN_QUICK), seeds=2, steps=300, eval_every=50,
-                       n_test=1024),
+                       n_test=1024, saved_items=1024),
          "tiny": dict(_train(presets.TRAIN_TINY), taus=[0.01, 0.1], mismatch=[0.2],
-                      n_classes=6, flag_classes=2, n_test=64, zs_delta_step=1.0,
+                      n_classes=6, flag_classes=2, n_test=64, saved_items=64, zs_delta_step=1.0,
                       fair_delta_step=0.25)}
 
 
@@ -117,6 +117,10 @@ def config(size: str = "full", **overrides) -> dict:
   configs.check_choice("dtype", cfg["dtype"], ("float32", "float64"))
   configs.check_int("n_classes", cfg["n_classes"], 2)
   configs.check_int("n_test", cfg["n_test"], 2)
+  configs.check_int("saved_items", cfg["saved_items"], 1)
+  if cfg["saved_items"] > cfg["n_test"]:
+    raise ConfigError("saved_items", f"expected at most n_test = {cfg['n_test']}, got "
+                      f"{cfg['saved_items']}")
   if not 1 <= cfg["flag_classes"] <= cfg["n_classes"] // 2:
     raise ConfigError("flag_classes", f"expected 1 .. n_classes // 2 = "
                       f"{cfg['n_classes'] // 2} (two disjoint sets), got {cfg['flag_classes']}")
@@ -202,7 +206,9 @@ AXES = {"images": ["item", "embed"], "classes": ["class", "embed"], "direction":
         **{k: ["zs_delta"] for k in ("zs_gap", "zs_signed_gap", "zs_top1", "zs_top5")},
         **{f"zs_{k}": [] for k in SUMMARY}, "fair_fraction": ["fair_delta", "group", "set"],
         "fair_accuracy": ["fair_delta"], "fair_gap": ["fair_delta"]}
-NOTES = {"images": "unit rows, image tower on the test items' image views",
+NOTES = {"images": "unit rows, image tower on the test items' image views; the first "
+                   "saved_items items only (the curves use all n_test; the committed "
+                   "figures/ stay small)",
          "classes": "unit rows, text tower on tanh(m_c A_text) (class mean, noise-free)",
          "direction": "g = mean(image) - mean(text) of the matched held-out pairs, raw",
          "groups": f"1 ({GROUPS[1]}) where (z - m_c)[group_coord] > 0"}
@@ -259,6 +265,7 @@ def run(out: str, size: str = "full", overwrite: bool = False, **overrides) -> s
   a.update({k: per[0][k] for k in ("labels", "latent", "class_means")})
   a["groups"], flagged = groups_and_sets(cfg, a["latent"], a["labels"], a["class_means"])
   a.update(probe_arrays(cfg, dict(a, flagged=flagged)))
+  a["images"] = a["images"][..., :cfg["saved_items"], :]
   n_eval = a["eval_gap"].shape[-1]
   axes = {k: RUN_AXES + v for k, v in AXES.items()}
   axes |= {"labels": ["item"], "groups": ["item"], "latent": ["item", "latent"],

@@ -113,7 +113,7 @@ def plot_downstream_shift(run, fig_dir: str, name: str) -> list[str]:
   for ax in axes:
     ax.grid(alpha=0.3)
   fig.suptitle(f"Two-tower toy: zero-shot accuracy as the gap is shifted ({cfg['seeds']} "
-               f"seeds, {a['images'].shape[3]} test items, {cfg['n_classes']} classes)",
+               f"seeds, {cfg['n_test']} test items, {cfg['n_classes']} classes)",
                fontsize=9)
   fig.tight_layout()
   paths = style.save(fig, fig_dir, name)

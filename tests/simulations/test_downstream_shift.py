@@ -139,6 +139,7 @@ def test_unknown_key_is_rejected(tmp_path, capsys):
     (dict(zs_delta_step=0.3), "zs_delta_step"),
     (dict(fair_delta_max=-1.0), "fair_delta_step"),
     (dict(n_test=1), "n_test"),
+    (dict(saved_items=65), "saved_items"),  # tiny has n_test = 64
     (dict(dtype="float16"), "dtype"),
 ])
 def test_bad_values_name_the_key(over, field):
