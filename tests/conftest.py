@@ -36,3 +36,16 @@ jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE
 jax.config.update("jax_persistent_cache_min_compile_time_secs",
                   float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
 jax.config.update("jax_enable_x64", True)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _restore_matmul_precision():
+  """A command that sets JAX's default matmul precision in-process (the
+  float64 paths call precision.enable_x64) must not change the tests after it:
+  the setting is part of every compiled program's cache key."""
+  before = jax.config.jax_default_matmul_precision
+  yield
+  jax.config.update("jax_default_matmul_precision", before)

@@ -40,13 +40,20 @@ def add_parser(sub) -> None:
 
 
 def command(a) -> None:
-  from gaplab import precision
+  import jax
+  from gaplab.io import results
+  results.check_writable(a.out, a.overwrite)
+  # the JAX statistics (cone, separability) in float64 at full matmul
+  # precision, for this command only (the global settings are left as they were)
+  with jax.enable_x64(True), jax.default_matmul_precision("highest"):
+    _analyze(a)
+
+
+def _analyze(a) -> None:
   from gaplab.embeddings import analyze, analyze_store, load
   from gaplab.io import results
   from gaplab.plotting import embeddings as plot_emb
   from gaplab.plotting import gap as plot_gap
-  results.check_writable(a.out, a.overwrite)
-  precision.enable_x64()  # JAX statistics (cone, separability) in float64 too
   emb = load.load(a.emb, modalities=a.modalities, field="emb")
   other = (load.load(a.compare, modalities=a.modalities, field="compare")
            if a.compare else None)

@@ -33,8 +33,7 @@ def _settings(run):
   return list(np.ndindex(*run.arrays["images"].shape[:3]))  # (mismatch, tau, seed)
 
 
-@pytest.mark.slow
-def test_tiny_run_shapes_and_unit_embeddings(tiny):
+def _tiny_run_shapes_and_unit_embeddings(tiny):
   a, cfg = tiny.arrays, tiny.meta["config"]
   shape = (len(cfg["mismatch"]), len(cfg["taus"]), cfg["seeds"])
   assert shape == (1, 2, 2)  # tiny: one mismatch level, two temperatures, two seeds
@@ -48,8 +47,7 @@ def test_tiny_run_shapes_and_unit_embeddings(tiny):
   assert tiny.axes("fair_fraction") == ["mismatch", "tau", "seed", "fair_delta", "group", "set"]
 
 
-@pytest.mark.slow
-def test_zero_shot_at_delta_zero_is_plain_zero_shot(tiny):
+def _zero_shot_at_delta_zero_is_plain_zero_shot(tiny):
   a = tiny.arrays
   y = a["labels"]
   i0 = int(np.flatnonzero(a["zs_delta"] == 0)[0])
@@ -68,8 +66,7 @@ def test_zero_shot_at_delta_zero_is_plain_zero_shot(tiny):
                                atol=1e-15)
 
 
-@pytest.mark.slow
-def test_group_outcomes_are_fractions_of_each_groups_predictions(tiny):
+def _group_outcomes_are_fractions_of_each_groups_predictions(tiny):
   a, flagged = tiny.arrays, tiny.meta["coords"]["flagged"]
   sets = [flagged[s] for s in ds.SETS]
   assert not set(sets[0]) & set(sets[1])  # disjoint, so each group's fractions sum <= 1
@@ -88,8 +85,7 @@ def test_group_outcomes_are_fractions_of_each_groups_predictions(tiny):
     np.testing.assert_allclose(a["fair_gap"][idx][j0], a["zs_gap"][idx][i0], rtol=1e-12)
 
 
-@pytest.mark.slow
-def test_direction_is_the_held_out_gap_and_groups_follow_the_latent(tiny):
+def _direction_is_the_held_out_gap_and_groups_follow_the_latent(tiny):
   a, cfg = tiny.arrays, tiny.meta["config"]
   # |g| of the saved direction against the training loop's own final held-out
   # gap (same towers, same pairs; float32 embeddings, sums in another order)
@@ -105,8 +101,7 @@ def test_direction_is_the_held_out_gap_and_groups_follow_the_latent(tiny):
   assert flagged["low"] == sorted(order[:n].tolist())
 
 
-@pytest.mark.slow
-def test_figures_and_report_come_from_the_saved_run(tiny, tmp_path, capsys):
+def _figures_and_report_come_from_the_saved_run(tiny, tmp_path, capsys):
   copy = str(tmp_path / "copy")
   shutil.copytree(tiny.path, copy, ignore=shutil.ignore_patterns("figures"))
   paths = ds.figures(copy, str(tmp_path / "figs"))
@@ -121,6 +116,16 @@ def test_figures_and_report_come_from_the_saved_run(tiny, tmp_path, capsys):
   assert ds.main(["--tiny", "--out", tiny.path]) == 2
   assert "--out" in capsys.readouterr().err
   assert open(os.path.join(tiny.path, results.CONFIG)).read() == before
+
+
+@pytest.mark.slow
+def test_tiny_run(tiny, tmp_path, capsys):
+  """One test over the one tiny run (so that pytest-xdist builds it once)."""
+  _tiny_run_shapes_and_unit_embeddings(tiny)
+  _zero_shot_at_delta_zero_is_plain_zero_shot(tiny)
+  _group_outcomes_are_fractions_of_each_groups_predictions(tiny)
+  _direction_is_the_held_out_gap_and_groups_follow_the_latent(tiny)
+  _figures_and_report_come_from_the_saved_run(tiny, tmp_path, capsys)
 
 
 def test_unknown_key_is_rejected(tmp_path, capsys):
