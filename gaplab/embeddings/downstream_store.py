@@ -12,7 +12,7 @@ group_size, overall, gap, accuracy when labels are given, and ``fairness.csv``
 
 Inputs are ``.npy`` files, memory-mapped (``load.read_array``); image rows are
 normalised once (``load.unit_rows``) and read in row blocks by the curves. The
-sha256 of each source array is of its bytes as stored (``load.fingerprint``).
+sha256 of each source array is of its bytes as stored (``nets.inputs.fingerprint``).
 """
 from __future__ import annotations
 
@@ -31,11 +31,12 @@ from gaplab.embeddings import zeroshot as zs
 from gaplab.io import provenance
 from gaplab.io import results
 from gaplab.io import tables
+from gaplab.nets import inputs
 
 
 def _source(path: str, x: np.ndarray) -> dict:
   return {"path": path, "shape": list(x.shape), "dtype": x.dtype.name,
-          "sha256": load.fingerprint(x)}
+          "sha256": inputs.fingerprint(x)}
 
 
 def read_images(path: str, field: str = "images"):
@@ -56,7 +57,7 @@ def read_classes(path: str, dim: int, field: str = "classes"):
 
 def read_labels(path: str, n: int, field: str = "labels"):
   y = load.read_labels(path, field, n)
-  return y, {"path": path, "shape": [n], "dtype": "int64", "sha256": load.fingerprint(y)}
+  return y, {"path": path, "shape": [n], "dtype": "int64", "sha256": inputs.fingerprint(y)}
 
 
 def read_groups(path: str, n: int, names=None):

@@ -227,15 +227,6 @@ def unit_rows(x: np.ndarray, field: str, name: str = "",
   return _unit_rows(x, field, name, block, _out_dtype([x.dtype]))
 
 
-def fingerprint(x: np.ndarray, block: int = blocks.DEFAULT_BLOCK) -> str:
-  """sha256 of the C-order bytes of ``x``, read in row blocks: equal to
-  ``gaplab.nets.inputs.fingerprint(x)`` without copying a mapped array whole."""
-  h = hashlib.sha256()
-  for s in blocks.row_blocks(x.shape[0], block):
-    h.update(np.ascontiguousarray(x[s]))
-  return h.hexdigest()
-
-
 def read_labels(path_or_array, field: str, n: int) -> np.ndarray:
   """(n,) non-negative integer class ids as int64 (a path to a ``.npy``, or an
   array); float, bool, wrong shape or length, and negative ids are refused."""
