@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
   add_timing_flags(c, "2 seeds instead of the preset's 10 (default: off)", repeats=3)
   c.add_argument("--reference-seeds", type=int, default=None,
                  help="seeds the NumPy reference runs (default: all)")
+  c.add_argument("--scan", action="store_true",
+                 help="instead: time the sweep over N, width and seeds and fit "
+                      "time ~ N^a width^b seeds^c (default: off)")
   add_json_out(c)
   t = options.command(bsub, "train", "vmapped training runs vs Python loops", """
       Train 64 two-tower runs (8 seeds x 8 temperatures) in one vmapped program and
@@ -47,6 +50,10 @@ def command(a) -> None:
   if a.what == "train":
     from gaplab.bench import train as bench_train
     bench_train.run("quick" if a.quick else "full", repeats=a.repeats, out=a.out)
+    return
+  if a.scan:
+    from gaplab.bench import scan
+    scan.run("quick" if a.quick else "full", repeats=a.repeats, out=a.out)
     return
   from gaplab.bench import cone as bench_cone
   bench_cone.cone(quick=a.quick, repeats=a.repeats, reference_seeds=a.reference_seeds,
