@@ -26,6 +26,10 @@ def add_parser(sub) -> None:
   c.add_argument("--scan", action="store_true",
                  help="instead: time the sweep over N, width and seeds and fit "
                       "time ~ N^a width^b seeds^c (default: off)")
+  c.add_argument("--preset", choices=("large", "tiny"), default=None,
+                 help="instead: the sweep's TFLOP/s beside a GEMM of its shape at default "
+                      "and highest precision, and start-up; 'large' (N=4096, d=1024, 64 "
+                      "seeds) is sized for a GPU (default: off)")
   add_json_out(c)
   t = options.command(bsub, "train", "vmapped training runs vs Python loops", """
       Train 64 two-tower runs (8 seeds x 8 temperatures) in one vmapped program and
@@ -50,6 +54,10 @@ def command(a) -> None:
   if a.what == "train":
     from gaplab.bench import train as bench_train
     bench_train.run("quick" if a.quick else "full", repeats=a.repeats, out=a.out)
+    return
+  if a.what == "cone" and a.preset:
+    from gaplab.bench import throughput
+    throughput.run(a.preset, repeats=a.repeats, out=a.out)
     return
   if a.scan:
     from gaplab.bench import scan

@@ -82,3 +82,22 @@ def test_torch_cone_workload_runs_and_agrees_with_the_relu_closed_form():
   out = json.loads(p.stdout.strip().splitlines()[-1])
   diag = 1 / 64  # the N diagonal entries of the N x N mean
   assert abs(out["mean_cos_last_layer"]["relu"] - (diag + (1 - diag) / np.pi)) < 0.05
+
+
+@pytest.mark.slow
+def test_throughput_tiny_report_is_consistent(tmp_path):
+  """The throughput report's derived numbers follow from its measured ones:
+  the FLOP count is the engine's, and the share is the sweep's rate over the
+  GEMM's, for both precisions (nothing about speed is asserted)."""
+  from gaplab.bench import cone as bench_cone
+  from gaplab.bench import throughput
+  from gaplab.cone import presets
+  report = throughput.run("tiny", repeats=1, out=str(tmp_path / "t.json"), startup=False)
+  assert json.loads((tmp_path / "t.json").read_text())["rows"].keys() == {"default", "highest"}
+  cfg = presets.fig2b("full", **throughput.PRESETS["tiny"])
+  for p, r in report["rows"].items():
+    assert r["precision"] == p
+    assert r["tflops"] * 1e12 == pytest.approx(bench_cone.engine_flops(cfg), rel=1e-12)
+    assert r["tflop_per_s"] == pytest.approx(r["tflops"] / r["warm_s"], rel=1e-12)
+    assert r["share_of_gemm"] == pytest.approx(r["tflop_per_s"] / r["gemm_tflop_per_s"],
+                                               rel=1e-12)
