@@ -93,11 +93,23 @@ def _split_nodes(a, order):
       [np.full_like(a, -LIMIT), a, np.full_like(a, LIMIT)], axis=-1), order)
 
 
+@functools.lru_cache(maxsize=16)
+def _zero_split(order):
+  """``_split_nodes(0, order)``: the split of every mean-0 expectation."""
+  z, w = _split_nodes(0.0, order)
+  z.flags.writeable, w.flags.writeable = False, False
+  return z, w
+
+
 def _shifted_expectation(g, m, s, order):
   """E[g(m + s z)], z ~ N(0, 1), split where m + s z = 0; g(m) where s = 0."""
+  centred = np.ndim(m) == 0 and m == 0  # split at 0 for every s: shared nodes
   m, s = np.broadcast_arrays(np.asarray(m, np.float64), np.asarray(s, np.float64))
-  safe = np.where(s > 0, s, 1.0)
-  z, w = _split_nodes(np.where(s > 0, -m / safe, 0.0), order)
+  if centred:
+    z, w = _zero_split(order)
+  else:
+    safe = np.where(s > 0, s, 1.0)
+    z, w = _split_nodes(np.where(s > 0, -m / safe, 0.0), order)
   out = np.sum(w * g(m[..., None] + s[..., None] * z), axis=-1)
   return np.where(s > 0, out, g(m))
 

@@ -38,7 +38,7 @@ from gaplab.theory import meanfield as mf
 from gaplab.nets import network
 from gaplab.nets.rows import unit_rows_f64
 from gaplab.runtime import progress
-from gaplab.theory import propagation
+from gaplab.theory import fixedpoints, propagation
 from gaplab.cone.config import ConeConfig, Variant
 
 ARRAYS = ("mean_cos", "mean_cos_diag", "one_minus_mean_cos", "mean_cos_se")
@@ -122,8 +122,8 @@ def layer_variances(cfg: ConeConfig, v: Variant, width: int, input_dim: int):
   return sw2, sb2
 
 
-def variant_fixed_point(cfg: ConeConfig, v: Variant, width: int, **kw):
-  """Fixed point and phase of the deep layers (width x width maps).
+def _deep_variances(cfg: ConeConfig, v: Variant, width: int):
+  """(sigma_w^2, sigma_b^2) of the deep layers' block (width x width maps).
 
   Two linear maps in a row (linear-act-linear, layer after layer) compose to one
   with sigma_w^2 = s1 s2 and sigma_b^2 = s2 b1 + b2, so that block has the
@@ -132,8 +132,27 @@ def variant_fixed_point(cfg: ConeConfig, v: Variant, width: int, **kw):
   sw2, sb2 = layer_variances(cfg, v, width, width)
   w, b = sw2[-1], sb2[-1]
   if len(w) == 2:
-    w, b = np.array([w[0] * w[1]]), np.array([w[1] * b[0] + b[1]])
-  return propagation.fixed_point(_act(v), float(w[0]), float(b[0]), **kw)
+    return float(w[0] * w[1]), float(w[1] * b[0] + b[1])
+  return float(w[0]), float(b[0])
+
+
+def variant_fixed_points(cfg: ConeConfig, variants, width: int, **kw) -> list:
+  """Fixed point and phase of the deep layers of each variant (a list in the
+  order of ``variants``): one vectorised ``fixedpoints.fixed_points`` per
+  activation."""
+  out, groups = [None] * len(variants), {}
+  for i, v in enumerate(variants):
+    groups.setdefault(_act(v), []).append(i)
+  for act, idx in groups.items():
+    sw2, sb2 = zip(*(_deep_variances(cfg, variants[i], width) for i in idx))
+    for i, fp in zip(idx, fixedpoints.fixed_points(act, np.array(sw2), np.array(sb2), **kw)):
+      out[i] = fp
+  return out
+
+
+def variant_fixed_point(cfg: ConeConfig, v: Variant, width: int, **kw):
+  """Fixed point and phase of one variant's deep layers (``variant_fixed_points``)."""
+  return variant_fixed_points(cfg, [v], width, **kw)[0]
 
 
 def _act(v: Variant) -> str:
@@ -164,6 +183,25 @@ def predict(cfg: ConeConfig, n_pairs: int = 1024, order: int = 32,
   return _predict(cfg, cfg.resolve_inputs(), n_pairs, order, pair_seed, check_pairs)
 
 
+def _propagate_group(cfg, act, group, width, d_in, kernel, order, post, check_pairs):
+  """1 - cos (layer, variant, pair) of the variants ``group`` (one activation)
+  at ``order``, and (layer, variant, check pair) at ``2 * order`` on the first
+  ``check_pairs`` pairs: one propagation per order, every variant's per-map
+  variances broadcast against the pairs (compiled quadrature, ``fast``)."""
+  var = [layer_variances(cfg, v, width, d_in) for v in group]
+  sw2 = np.stack([w for w, _ in var], axis=-1)[..., None]  # (depth, maps, variant, 1)
+  sb2 = np.stack([b for _, b in var], axis=-1)[..., None]
+
+  def prop(ker, o):
+    ker = {k: np.broadcast_to(x, (len(group), len(x))) for k, x in ker.items()}
+    return propagation.propagate(act, sigma_w2=sw2, sigma_b2=sb2, depth=cfg.depth,
+                                 block=cfg.block, order=o, skip_first_act=post,
+                                 fast=True, **ker)["one_minus_cos"]
+  omc = prop(kernel, order)
+  fine = prop({k: x[:check_pairs] for k, x in kernel.items()}, 2 * order)
+  return omc, fine
+
+
 def _predict(cfg, x_user, n_pairs, order, pair_seed=0, check_pairs=8) -> Prediction:
   """``predict`` of a validated ``cfg`` on its loaded user array (or None)."""
   t0 = time.perf_counter()
@@ -173,7 +211,7 @@ def _predict(cfg, x_user, n_pairs, order, pair_seed=0, check_pairs=8) -> Predict
   shape = (len(cfg.widths), len(variants), cfg.depth + 1)
   arrays = {k: np.zeros(shape) for k in ARRAYS}
   arrays["quadrature_error"] = np.zeros(shape[:2])
-  fixed = []
+  fixed = []  # [width][variant]
   post = cfg.block == "act-linear"  # the first activation acts on the inputs
   keys = ("q1", "q2", "dist")
   kernels = {}  # per activation: the kernel the first map (or phi(x)) starts from
@@ -181,35 +219,36 @@ def _predict(cfg, x_user, n_pairs, order, pair_seed=0, check_pairs=8) -> Predict
     if _act(v) not in kernels:
       ker = pair_kernel(pairs["rows"], mf.functions(_act(v))[0]) if post else pairs
       kernels[_act(v)] = {k: ker[k] for k in keys}
+  groups = {}  # activation -> its variants: one propagation for all of them
+  for v in variants:
+    groups.setdefault(_act(v), []).append(v)
   with progress.current().stage(f"mean-field prediction, {len(variants)} variants",
                                 total=len(cfg.widths) * len(variants),
                                 unit="variants") as stage:
     for wi, width in enumerate(cfg.widths):
-      fixed.append([])
-      for v in variants:
-        sw2, sb2 = layer_variances(cfg, v, width, d_in)
-        kernel = kernels[_act(v)]
-        prop = lambda ker, o: propagation.propagate(
-            _act(v), sigma_w2=sw2, sigma_b2=sb2, depth=cfg.depth, block=cfg.block,
-            order=o, skip_first_act=post, **ker)["one_minus_cos"]
-        omc = prop(kernel, order)  # (layer, pair)
-        if post:  # layer 0 is the inputs, not phi(inputs)
-          omc[0] = mf.one_minus_cos(pairs["q1"], pairs["q2"], pairs["dist"])
-        if pairs["exhaustive"]:  # every pair of every input set: exact
-          one_minus, se = omc.mean(axis=1), np.zeros(cfg.depth + 1)
-        else:
-          one_minus, se = pair_average(omc, pairs["c0"], pairs["c0_means"])
-        sub = {k: x[:check_pairs] for k, x in kernel.items()}
-        fine = prop(sub, 2 * order)
-        err = np.abs(prop(sub, order) - fine) / np.maximum(np.abs(fine), 1e-300)
-        idx = (wi, v.index)
-        arrays["one_minus_mean_cos"][idx] = one_minus
-        arrays["mean_cos"][idx] = 1 - one_minus
-        arrays["mean_cos_diag"][idx] = 1 - (n - 1) / n * one_minus
-        arrays["mean_cos_se"][idx] = se
-        arrays["quadrature_error"][idx] = float(np.max(err))
-        fixed[-1].append(variant_fixed_point(cfg, v, width))
-        stage.advance()
+      for act, group in groups.items():
+        omc, fine = _propagate_group(cfg, act, group, width, d_in, kernels[act], order,
+                                     post, check_pairs)
+        for gi, v in enumerate(group):
+          o = omc[:, gi]  # (layer, pair)
+          if post:  # layer 0 is the inputs, not phi(inputs)
+            o[0] = mf.one_minus_cos(pairs["q1"], pairs["q2"], pairs["dist"])
+          if pairs["exhaustive"]:  # every pair of every input set: exact
+            one_minus, se = o.mean(axis=1), np.zeros(cfg.depth + 1)
+          else:
+            one_minus, se = pair_average(o, pairs["c0"], pairs["c0_means"])
+          # the order-doubling check on the first pairs (their order-``order``
+          # values are those of the full propagation)
+          f = fine[:, gi]
+          err = np.abs(omc[1:, gi, :check_pairs] - f[1:]) / np.maximum(np.abs(f[1:]), 1e-300)
+          idx = (wi, v.index)
+          arrays["one_minus_mean_cos"][idx] = one_minus
+          arrays["mean_cos"][idx] = 1 - one_minus
+          arrays["mean_cos_diag"][idx] = 1 - (n - 1) / n * one_minus
+          arrays["mean_cos_se"][idx] = se
+          arrays["quadrature_error"][idx] = float(np.max(err, initial=0.0))
+          stage.advance()
+      fixed.append(variant_fixed_points(cfg, variants, width))
   return Prediction(cfg, arrays, variants, fixed, pairs, order,
                     time.perf_counter() - t0, x_user)
 
