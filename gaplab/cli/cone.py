@@ -2,7 +2,14 @@
 from __future__ import annotations
 
 from gaplab.cli import options
-from gaplab.cone.config import ConeConfig
+from gaplab.cone.config import AUTO_PAIRWISE_LAYERS, PAIRWISE_LAYER_CHOICES, ConeConfig
+
+
+def pairwise_layers(text: str):
+  """--pairwise-layers: 'auto', 'all' or comma-separated layers, as a tuple."""
+  if text in PAIRWISE_LAYER_CHOICES:
+    return text
+  return options.listof(int, "layers (integers), or 'auto' or 'all'")(text)
 
 
 def add_parser(sub) -> None:
@@ -11,6 +18,12 @@ def add_parser(sub) -> None:
       width x seed, for every layer 0..L. Chunks of seeds are kept as they finish,
       so --resume continues a killed sweep.""")
   options.add_cone_options(p, ConeConfig())
+  stats_group = next(g for g in p._action_groups if g.title == "statistics and numerics")
+  stats_group.add_argument(
+      "--pairwise-layers", type=pairwise_layers, default=ConeConfig().pairwise_layers,
+      help="layers with pairwise statistics (min/max cosine, histogram): 'auto' "
+      f"(layers {', '.join(map(str, AUTO_PAIRWISE_LAYERS))} and the last), 'all', or a "
+      "comma-separated list; NaN (histogram -1) at the others")
   options.add_run_dir(p, "runs/cone")
   options.add_scale_flags(p)
 

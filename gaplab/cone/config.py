@@ -21,6 +21,12 @@ BLOCKS = mlp.BLOCKS
 INPUT_KINDS = ("gaussian", "uniform")
 PRECISIONS = ("default", "highest")
 PAPER_SIGMA_B = 1.0 / math.sqrt(512)  # the paper's bias std at width 512
+# pairwise_layers="auto": these layers (those <= depth) and the last one. The
+# pairwise pass costs about as much as a layer's forward map (N^2 d / 2 vs
+# N d^2 multiply-adds at N = 2d) and its histogram more on CPU, so measuring it
+# at every layer doubles a sweep; the mean-cosine statistics stay at every layer.
+AUTO_PAIRWISE_LAYERS = (0, 1, 2, 5, 10)
+PAIRWISE_LAYER_CHOICES = ("auto", "all")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +48,9 @@ class Variant:
 @dataclasses.dataclass(frozen=True)
 class ConeConfig(Config):
   """A random-network cone sweep. Grid = activations x inits x sigma_w x sigma_b
-  x widths x seeds; every layer 0..depth is measured.
+  x widths x seeds; every layer 0..depth is measured: the mean-cosine
+  statistics at all of them, the pairwise ones (min/max cosine, histogram) at
+  ``measured_pairwise_layers()`` (NaN and hist -1 elsewhere).
 
   Inputs are ``gaussian`` (N(0, I_input_dim)), ``uniform`` (U(-1, 1) per
   coordinate), drawn afresh for each seed, or a path to a ``.npy`` array of shape
@@ -63,6 +71,10 @@ class ConeConfig(Config):
   seed: int = 0
   seed_chunk: int = 0  # seeds per device and compiled call; 0: a speed heuristic, fitted to memory
   pairwise: bool = True
+  # where pairwise statistics (min/max cosine, histogram) are measured: "auto"
+  # (AUTO_PAIRWISE_LAYERS and the last), "all", or a list of layers 0..depth;
+  # elsewhere they are NaN (hist -1). pairwise=False turns them off everywhere.
+  pairwise_layers: str | tuple[int, ...] = "auto"
   n_bins: int = 50
   pair_block: int = 256
   precision: str = "highest"
@@ -95,6 +107,7 @@ class ConeConfig(Config):
     check_choice("precision", self.precision, PRECISIONS)
     check_bool("bias", self.bias)
     check_bool("pairwise", self.pairwise)
+    self._check_pairwise_layers()
     if not self.activations:
       raise ConfigError("activations", "expected at least one activation")
     specs = [activations.parse(a) for a in self.activations]
@@ -113,11 +126,22 @@ class ConeConfig(Config):
     check_dtype(self.dtype)
     x_user = self.load_inputs()
     n = x_user.shape[0] if x_user is not None else self.n_samples
-    if self.pairwise and n > MAX_PAIRWISE_SAMPLES:
+    if self.measured_pairwise_layers() and n > MAX_PAIRWISE_SAMPLES:
       raise ConfigError(
           "n_samples", f"expected at most {MAX_PAIRWISE_SAMPLES} samples with "
           f"pairwise statistics (turn them off with --no-pairwise), got {n}")
     return x_user
+
+  def _check_pairwise_layers(self) -> None:
+    value = self.pairwise_layers
+    if isinstance(value, str) and value in PAIRWISE_LAYER_CHOICES:
+      return
+    want = f"'auto', 'all' or a non-empty list of distinct layers 0..{self.depth}"
+    if (not isinstance(value, tuple) or not value
+        or any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= self.depth
+               for v in value) or len(set(value)) != len(value)):
+      shown = list(value) if isinstance(value, tuple) else value
+      raise ConfigError("pairwise_layers", f"expected {want}, got {shown!r}")
 
   def load_inputs(self):
     """The user input array (N, d), checked; None for generated inputs."""
@@ -127,6 +151,18 @@ class ConeConfig(Config):
     return load_array(self.inputs)
 
   # -- derived --------------------------------------------------------------
+  def measured_pairwise_layers(self) -> tuple[int, ...]:
+    """The layers (sorted) whose pairwise statistics are computed; () when
+    ``pairwise`` is off."""
+    if not self.pairwise:
+      return ()
+    if self.pairwise_layers == "all":
+      return tuple(range(self.depth + 1))
+    if self.pairwise_layers == "auto":
+      return tuple(sorted({l for l in AUTO_PAIRWISE_LAYERS if l <= self.depth}
+                          | {self.depth}))
+    return tuple(sorted(self.pairwise_layers))
+
   def variants(self) -> list[Variant]:
     specs = [activations.parse(a) for a in self.activations]
     grid = itertools.product(specs, self.inits, self.sigma_w, self.sigma_b)

@@ -2,8 +2,13 @@
 
 For one seed the program draws the inputs, then runs depth as a ``lax.scan``
 over layers; in each layer it draws the shared base weights once, applies every
-init family's stack of variants (``network.family_apply``) and measures
-``stats.cone_stats`` on all variants at once.
+init family's stack of variants (``network.family_apply``) and measures the
+cone statistics on all variants at once: the mean-cosine ones
+(``stats.mean_stats``) at every layer, the pairwise ones
+(``stats.pairwise_stats``: min/max cosine, histogram) only at the config's
+``measured_pairwise_layers()`` (by default a few chosen layers; a ``lax.cond``
+on the unbatched layer index inside the scan, so skipped layers cost no Gram),
+NaN and a histogram of -1 elsewhere.
 Seeds are a vmapped axis of typed keys, chunked to bound memory and sharded over
 devices when there are several. Scales, biases and activation parameters are
 arrays, so a new sigma grid of the same size reuses the compiled program.
@@ -49,6 +54,16 @@ class Plan:
   # "stats": statistics per layer; "final": the last layer's outputs;
   # "centroids": per layer, the mean of the L2-normalised rows (for gaps)
   output: str = "stats"
+  # with ``pairwise``, the layers that get pairwise statistics (None: all)
+  pairwise_layers: tuple[int, ...] | None = None
+
+  def pairwise_set(self) -> frozenset:
+    """The layers 0..depth whose pairwise statistics are computed."""
+    if not self.pairwise:
+      return frozenset()
+    if self.pairwise_layers is None:
+      return frozenset(range(self.depth + 1))
+    return frozenset(self.pairwise_layers)
 
 
 def _precision(name):
@@ -100,6 +115,30 @@ def family_params(cfg, stacks, width, input_dim, dtype):
   return out
 
 
+def _measure(h, pairwise, plan: Plan):
+  """Statistics of every variant's rows ``h`` (V, N, width): dict of (V[, n_bins]);
+  of one set of rows ``h`` (N, d) (the inputs): dict of ([n_bins]).
+
+  ``pairwise``: True, False, or a traced unbatched bool (the layer's entry of
+  the scan's pairwise flags); then the pairwise pass sits in a ``lax.cond``,
+  which stays a conditional under the seed ``vmap`` because its predicate does
+  not depend on the seed (``tests/cone/test_engine.py`` checks the jaxpr), so
+  layers without pairwise statistics skip their Gram entirely.
+  """
+  per_variant = (lambda f: f) if h.ndim == 2 else jax.vmap
+  out, aux = per_variant(stats.mean_stats)(h)
+  pair = per_variant(functools.partial(stats.pairwise_stats, n_bins=plan.n_bins,
+                                       block=plan.pair_block))
+  skip = lambda h, aux: stats.pairwise_skipped(h.dtype, plan.n_bins, h.shape[:-2])
+  if pairwise is True:
+    out.update(pair(h, aux))
+  elif pairwise is False:
+    out.update(skip(h, aux))
+  else:
+    out.update(jax.lax.cond(pairwise, pair, skip, h, aux))
+  return out
+
+
 def _seed_program(key, x_user, params, plan: Plan):
   """All statistics of one seed: dict of (V, depth + 1[, n_bins]), variants in
   family-stack order."""
@@ -110,41 +149,46 @@ def _seed_program(key, x_user, params, plan: Plan):
     x = x_user.astype(dtype)
   else:
     x = inputs_mod.generate(kin, plan.inputs, plan.n_samples, plan.input_dim, dtype)
-  measure = jax.vmap(functools.partial(
-      stats.cone_stats, n_bins=plan.n_bins, block=plan.pair_block,
-      pairwise=plan.pairwise))
 
-  def layer(hs, layer_idx, which):
+  def forward(hs, layer_idx, which):
     bases = network.LayerBases(network.layer_key(kw, layer_idx), dtype)
-    new = tuple(
-        network.family_apply(h, bases, dict(p[which], act=p["act"]),
-                             segments=segs, family=fam, block=plan.block,
-                             width=plan.width, precision=prec)
-        for h, p, (fam, segs) in zip(hs, params, plan.families))
-    return new, measure(new[0] if len(new) == 1 else jnp.concatenate(new, axis=0))
+    return tuple(network.family_apply(h, bases, dict(p[which], act=p["act"]),
+                                      segments=segs, family=fam, block=plan.block,
+                                      width=plan.width, precision=prec)
+                 for h, p, (fam, segs) in zip(hs, params, plan.families))
 
+  stacked = lambda hs: hs[0] if len(hs) == 1 else jnp.concatenate(hs, axis=0)
   if plan.output in ("final", "centroids"):
     def step(hs, layer_idx, which):
-      bases = network.LayerBases(network.layer_key(kw, layer_idx), dtype)
-      new = tuple(network.family_apply(h, bases, dict(p[which], act=p["act"]),
-                                       segments=segs, family=fam, block=plan.block,
-                                       width=plan.width, precision=prec)
-                  for h, p, (fam, segs) in zip(hs, params, plan.families))
+      new = forward(hs, layer_idx, which)
       if plan.output == "final":
         return new, None
-      h = jnp.concatenate(new, axis=0)  # (V, N, width) -> centroid (V, width)
+      h = stacked(new)  # (V, N, width) -> centroid (V, width)
       return new, jnp.mean(jax.vmap(rows.unit_rows)(h), axis=1)
     hs, c1 = step((x,) * len(plan.families), 1, "first")
     hs, crest = jax.lax.scan(lambda c, l: step(c, l, "rest"), hs,
                              jnp.arange(2, plan.depth + 1))
     if plan.output == "final":  # the last layer's outputs (V, N, width) and x
-      return jnp.concatenate(hs, axis=0), x
+      return stacked(hs), x
     return jnp.concatenate([c1[:, None], jnp.moveaxis(crest, 0, 1)], axis=1), x
-  s0 = stats.cone_stats(x, n_bins=plan.n_bins, block=plan.pair_block,
-                        pairwise=plan.pairwise)
-  hs, s1 = layer((x,) * len(plan.families), 1, "first")
-  _, srest = jax.lax.scan(lambda c, l: layer(c, l, "rest"), hs,
-                          jnp.arange(2, plan.depth + 1))
+
+  on = plan.pairwise_set()
+  s0 = _measure(x, 0 in on, plan)  # layer 0: the inputs, shared by all variants
+  hs = forward((x,) * len(plan.families), 1, "first")
+  s1 = _measure(stacked(hs), 1 in on, plan)
+  rest = np.arange(2, plan.depth + 1)
+  flags = np.isin(rest, list(on))
+  if flags.all() or not flags.any():  # one static branch for every step
+    def body(c, xs):
+      new = forward(c, xs, "rest")
+      return new, _measure(stacked(new), bool(flags.all()) and len(rest) > 0, plan)
+    xs = jnp.asarray(rest)
+  else:
+    def body(c, xs):
+      new = forward(c, xs[0], "rest")
+      return new, _measure(stacked(new), xs[1], plan)
+    xs = (jnp.asarray(rest), jnp.asarray(flags))
+  _, srest = jax.lax.scan(body, hs, xs)
   v = sum(p["act"].shape[0] for p in params)
   return {k: jnp.concatenate([
       jnp.broadcast_to(s0[k], (v,) + s0[k].shape)[:, None],  # layer 0: inputs
@@ -181,7 +225,7 @@ def auto_seed_chunk(cfg: ConeConfig, n_variants: int, width: int, n: int,
   if platform == "cpu":
     return int(max(1, min(cfg.seeds, (32 * 2**20) // stack)))
   per_seed = stack * 8
-  if cfg.pairwise:
+  if cfg.measured_pairwise_layers():
     b = min(cfg.pair_block, n)
     per_seed += item * n_variants * b * n * 4
   return int(max(1, min(cfg.seeds, (2 * 2**30) // per_seed)))
@@ -222,7 +266,7 @@ def plan_widths(cfg: ConeConfig, x_user, max_memory: int | None = None) -> list:
     est = memory.cone_estimate(
         n_variants=n_var, n_samples=n, width=width, input_dim=d_in, depth=cfg.depth,
         n_bins=cfg.n_bins, pair_block=stats.block_size(n, cfg.pair_block),
-        pairwise=cfg.pairwise, itemsize=jnp.dtype(cfg.dtype).itemsize,
+        pairwise=bool(cfg.measured_pairwise_layers()), itemsize=jnp.dtype(cfg.dtype).itemsize,
         shared_inputs=x_user is not None,
         n_families=n_families)
     preferred = cfg.seed_chunk or auto_seed_chunk(cfg, n_var, width, n)
@@ -255,7 +299,9 @@ def sweep(cfg: ConeConfig, x_user, seed_chunks=None, store=None) -> SweepOutput:
                 width=width, input_dim=d_in, n_samples=n,
                 inputs="array" if x_user is not None else cfg.inputs,
                 n_bins=cfg.n_bins, pair_block=cfg.pair_block,
-                pairwise=cfg.pairwise, dtype=cfg.dtype, precision=cfg.precision)
+                pairwise=bool(cfg.measured_pairwise_layers()), dtype=cfg.dtype,
+                precision=cfg.precision,
+                pairwise_layers=cfg.measured_pairwise_layers())
     params = family_params(cfg, stacks, width, d_in, dtype)
     call = chunks.program(compiled(plan), x_arg, params, label=f"cone program, width {width}")
     # padded chunks of seeds, so every call reuses the compiled shape

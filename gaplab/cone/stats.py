@@ -18,8 +18,16 @@ y = u - m, so D_ij = 1 - cos_ij = (|y_i|^2 + |y_j|^2)/2 - y_i.y_j is small minus
 small, not 1 minus nearly 1. They are computed over blocks of rows, visiting each
 unordered block pair once, so memory stays O(N * block) and the Gram costs about
 N^2 d / 2 multiply-adds.
+
+``mean_stats`` (O(N d)) and ``pairwise_stats`` (O(N^2 d)) are the two halves
+of ``cone_stats``, so a sweep can measure the second at chosen layers only.
+The histogram bins each pair by ``bin_index`` (floor((cos + 1) n_bins / 2),
+clipped) and counts the bins with one flat 1-D scatter-add per call, also
+under ``vmap`` (``_counter``).
 """
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -82,6 +90,54 @@ def _block_pairs(nb: int):
   return sets
 
 
+@functools.lru_cache(maxsize=None)
+def _counter(n: int):
+  """``counts(idx)``: occurrences of each value 0..n-1 in the 1-D int array
+  ``idx`` (every value must lie in [0, n)), as an (n,) int32 array.
+
+  One 1-D scatter-add. XLA's CPU scatter is a serial loop, about 2 ns per
+  element when the indices are one flat array in cache, but a batched scatter
+  (what ``vmap`` makes of it: the sweep measures seeds x variants at once) takes
+  5-15 ns per element, and the scatter-free forms tried (compare-and-reduce
+  against the n edges, one-hot sums, a two-level one-hot matmul) 50-200 ns per
+  element on XLA CPU (``gaplab bench cone``'s machine, 2 cores). So under
+  ``vmap`` the batch is folded into the values instead (row b counts into
+  b*n .. b*n + n - 1) and the counts stay one 1-D scatter, at any vmap depth.
+  """
+  @jax.custom_batching.custom_vmap
+  def counts(idx):
+    return jnp.zeros(n, jnp.int32).at[idx].add(1, mode="promise_in_bounds")
+
+  @counts.def_vmap
+  def _batched(axis_size, in_batched, idx):  # idx: (axis_size, P)
+    del in_batched
+    offsets = (jnp.arange(axis_size, dtype=idx.dtype) * n)[:, None]
+    flat = _counter(axis_size * n)((idx + offsets).reshape(-1))
+    return flat.reshape(axis_size, n), True
+
+  return counts
+
+
+def bin_index(dist, n_bins: int):
+  """Histogram bin of cos = 1 - ``dist`` on ``n_bins`` equal bins of [-1, 1]:
+  floor((cos + 1) n_bins / 2), clipped to [0, n_bins - 1], computed as
+  floor((2 - dist) * (n_bins / 2)) in the array's dtype. A cosine exactly on an
+  interior edge goes to the bin above it, cos = 1 (and beyond, by rounding) to
+  the last bin, cos = -1 (and below) to the first: np.histogram's convention
+  (bins closed on the left, the last also on the right)."""
+  return jnp.clip(jnp.floor((2.0 - dist) * (0.5 * n_bins)).astype(jnp.int32),
+                  0, n_bins - 1)
+
+
+def histogram(dist, n_bins: int, mask=None):
+  """(n_bins,) int32 counts of ``bin_index(dist)`` over all entries of
+  ``dist`` (any shape), or over those where ``mask`` is True."""
+  idx = bin_index(dist, n_bins)
+  if mask is not None:  # masked entries go to an overflow bin, then dropped
+    idx = jnp.where(mask, idx, n_bins)
+  return _counter(n_bins + 1)(idx.reshape(-1))[:n_bins]
+
+
 def _pairwise(y, sy, *, n_bins: int, block: int):
   """(min D, max D, histogram of cos) over pairs i < j; D = 1 - cos."""
   n, d = y.shape
@@ -101,12 +157,9 @@ def _pairwise(y, sy, *, n_bins: int, block: int):
       m = valid[i][None, :, None] & valid[cols][:, None, :]
       mask = m if mask is None else mask & m
     masked = lambda a, fill: a if mask is None else jnp.where(mask, a, fill)
-    # bin of cos = 1 - D on [-1, 1]; masked entries go to an overflow bin
-    idx = jnp.clip(jnp.floor((2.0 - dist) * (0.5 * n_bins)).astype(jnp.int32),
-                   0, n_bins - 1)
-    hist = jnp.zeros(n_bins + 1, jnp.int32).at[masked(idx, n_bins).ravel()].add(1)
+    full = None if mask is None else jnp.broadcast_to(mask, dist.shape)
     return (jnp.min(masked(dist, jnp.inf)), jnp.max(masked(dist, -jnp.inf)),
-            hist[:n_bins])
+            histogram(dist, n_bins, full))
 
   rows = jnp.arange(nb)
   parts = [jax.lax.map(lambda i: reduce(i, i[None], True), rows)]
@@ -115,23 +168,24 @@ def _pairwise(y, sy, *, n_bins: int, block: int):
                              (jnp.asarray(r), jnp.asarray(c))))
   dmin = jnp.min(jnp.concatenate([p[0] for p in parts]))
   dmax = jnp.max(jnp.concatenate([p[1] for p in parts]))
-  hist = sum(jnp.sum(p[2], axis=0) for p in parts)
+  # int32 whatever jax's x64 setting: MAX_PAIRWISE_SAMPLES keeps counts in range
+  hist = sum(jnp.sum(p[2], axis=0, dtype=jnp.int32) for p in parts)
   return dmin, dmax, hist
 
 
-def cone_stats(x, *, n_bins: int = 50, block: int = 256, pairwise: bool = True):
-  """Cone statistics of the rows of ``x`` (N, d): a dict of scalars + ``hist``.
+def mean_stats(x):
+  """The statistics of the rows of ``x`` (N, d) that need no pass over pairs:
+  (dict of the ``SCALARS`` but ``PAIRWISE``, aux), O(N d) work.
 
-  ``hist`` counts distinct unordered pairs per cosine bin (``hist_edges``).
-  Without ``pairwise``, or when a row is zero or non-finite, the pairwise
-  entries are NaN and ``hist`` is all -1.
+  ``aux = (r, m, sy, ok_rows)``: row scales (N,) (u_i = r_i x_i), the centroid
+  m (d,) of the unit rows, sy_i = |u_i - m|^2 (N,) and the rows that are
+  finite and nonzero (N,): what ``pairwise_stats`` needs besides ``x``.
   """
   n, d = x.shape
   r, sq, ok_rows = row_scales(x)
   m = jnp.matmul(r, x, precision=_HIGHEST) / n  # centroid of the unit rows
   msq = jnp.sum(m * m)
-  y = x * r[:, None] - m
-  sy = jnp.sum(y * y, axis=-1)
+  sy = jnp.sum(jnp.square(_centred(x, r, m)), axis=-1)
   spread = jnp.mean(sy)  # = 1 - |m|^2, without cancellation
   one_minus = spread * (n / (n - 1))
   mean_cos = jnp.where(msq < 0.5, (n * msq - 1) / (n - 1), 1 - one_minus)
@@ -152,16 +206,47 @@ def cone_stats(x, *, n_bins: int = 50, block: int = 256, pairwise: bool = True):
       "q": jnp.mean(sq) / d,
       "frac_degenerate": jnp.mean((~ok_rows).astype(x.dtype)),
   }
+  return out, (r, m, sy, ok_rows)
+
+
+def _centred(x, r, m):
+  """y = u - m, the centred unit rows (N, d). Recomputed where needed, the
+  same expression each time, so that the mean-only path never writes it."""
+  return x * r[:, None] - m
+
+
+def pairwise_stats(x, aux, *, n_bins: int = 50, block: int = 256):
+  """The ``PAIRWISE`` statistics and ``hist`` of the rows of ``x`` (N, d),
+  given ``aux`` from ``mean_stats(x)``: O(N^2 d / 2) work, O(N block) memory.
+  NaN (hist all -1) when a row is zero or non-finite."""
+  r, m, sy, ok_rows = aux
+  dmin, dmax, hist = _pairwise(_centred(x, r, m), sy, n_bins=n_bins, block=block)
+  # a zero or non-finite row makes cosines undefined: say so, don't skip it
+  ok = jnp.all(ok_rows)
+  nan = jnp.array(jnp.nan, x.dtype)
+  dmin, dmax = jnp.where(ok, dmin, nan), jnp.where(ok, dmax, nan)
+  return dict(min_cos=1 - dmax, max_cos=1 - dmin, one_minus_max_cos=dmin,
+              hist=jnp.where(ok, hist, -1))
+
+
+def pairwise_skipped(dtype, n_bins: int, batch: tuple = ()):
+  """What stands for the pairwise statistics where they are not computed:
+  NaN scalars and a histogram of -1, with leading shape ``batch``."""
+  nan = jnp.full(batch, jnp.nan, dtype)
+  return dict(min_cos=nan, max_cos=nan, one_minus_max_cos=nan,
+              hist=jnp.full(batch + (n_bins,), -1, jnp.int32))
+
+
+def cone_stats(x, *, n_bins: int = 50, block: int = 256, pairwise: bool = True):
+  """Cone statistics of the rows of ``x`` (N, d): a dict of scalars + ``hist``.
+
+  ``hist`` counts distinct unordered pairs per cosine bin (``hist_edges``,
+  ``bin_index``). Without ``pairwise``, or when a row is zero or non-finite,
+  the pairwise entries are NaN and ``hist`` is all -1.
+  """
+  out, aux = mean_stats(x)
   if pairwise:
-    dmin, dmax, hist = _pairwise(y, sy, n_bins=n_bins, block=block)
-    # a zero or non-finite row makes cosines undefined: say so, don't skip it
-    ok = jnp.all(ok_rows)
-    nan = jnp.array(jnp.nan, x.dtype)
-    dmin, dmax = jnp.where(ok, dmin, nan), jnp.where(ok, dmax, nan)
-    out.update(min_cos=1 - dmax, max_cos=1 - dmin, one_minus_max_cos=dmin,
-               hist=jnp.where(ok, hist, -1))
+    out.update(pairwise_stats(x, aux, n_bins=n_bins, block=block))
   else:
-    nan = jnp.array(jnp.nan, x.dtype)
-    out.update(min_cos=nan, max_cos=nan, one_minus_max_cos=nan,
-               hist=jnp.full((n_bins,), -1, jnp.int32))
+    out.update(pairwise_skipped(x.dtype, n_bins))
   return out

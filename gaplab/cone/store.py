@@ -39,6 +39,9 @@ def metadata(out: engine.SweepOutput) -> dict:
       "resolved": {
           "input_dim": out.input_dim, "n_samples": out.n_samples,
           "seed_chunk": out.seed_chunk, "inputs": inputs_desc,
+          # where min_cos, max_cos, one_minus_max_cos and hist were computed;
+          # NaN (hist -1) at the other layers
+          "pairwise_layers": list(cfg.measured_pairwise_layers()),
           "seeds": {"base": cfg.seed, "indices": list(range(cfg.seeds)),
                     "keys": "jax.random.fold_in(jax.random.key(base), index)"},
       },
@@ -48,7 +51,10 @@ def metadata(out: engine.SweepOutput) -> dict:
       "coords": {"width": list(cfg.widths), "seed": list(range(cfg.seeds)),
                  "layer": list(range(cfg.depth + 1))},
       "statistics": dict(stats.SCALARS,
-                         hist="count of distinct unordered pairs per cosine bin"),
+                         hist="count of distinct unordered pairs per cosine bin",
+                         pairwise_layers="the pairwise ones (min_cos, max_cos, "
+                         "one_minus_max_cos, hist) are computed at resolved."
+                         "pairwise_layers only: NaN, hist -1, elsewhere"),
       "provenance": dict(provenance.collect(precision=cfg.precision, dtype=cfg.dtype),
                          elapsed_s=out.seconds),
   }

@@ -8,6 +8,8 @@ rerun / CRN / retrace tests share one module-scoped run, and every sweep is a
 small sub-grid chosen so that together they cover each activation, init
 scheme, family and block order (the full product would take minutes).
 """
+import dataclasses
+
 import chex
 import numpy as np
 import pytest
@@ -288,3 +290,108 @@ def test_user_inputs_depth_one_no_bias(tmp_path):
   # different seeds, different weights: layer 1 differs across seeds
   q1 = out.arrays["q"][0, :, :, 1]
   assert np.all(np.std(q1, axis=1) > 0)
+
+
+# -- pairwise statistics at chosen layers ----------------------------------------
+
+# SEEDS (the module's shared run, pairwise statistics at every layer of its
+# 3) with pairwise statistics at layers 0 and 2 only: the scan over layers 2..3
+# then mixes layers with and without them (the lax.cond path), as "auto" does
+# at depth >= 4 (at depth 3 "auto" is every layer)
+CHOSEN = SEEDS.replace(pairwise_layers=(0, 2))
+# the same sweep on the command line (the same program: no second compile)
+CHOSEN_ARGV = ["cone", "--activations", "relu,leaky_relu:0,tanh", "--inits", "gaussian",
+               "--sigma-w", "1.0,1.5", "--sigma-b", "0.1", "--depth", "3", "--width", "6",
+               "--input-dim", "5", "--n-samples", "8", "--seeds", "3", "--seed-chunk", "3",
+               "--seed", "11", "--pair-block", "4", "--dtype", "float64", "--quiet",
+               "--pairwise-layers", "0,2"]
+
+
+def test_auto_pairwise_layers():
+  assert small_config(depth=3).measured_pairwise_layers() == (0, 1, 2, 3)
+  assert small_config(depth=7).measured_pairwise_layers() == (0, 1, 2, 5, 7)
+  assert ConeConfig().measured_pairwise_layers() == (0, 1, 2, 5, 10, 25)
+  assert ConeConfig(pairwise=False).measured_pairwise_layers() == ()
+  assert ConeConfig(pairwise_layers=(7, 3)).measured_pairwise_layers() == (3, 7)
+  assert ConeConfig(pairwise_layers="all", depth=2).measured_pairwise_layers() == (0, 1, 2)
+
+
+@pytest.mark.parametrize("bad", ["some", (), (1, 1), (-1,), (4,), (True,), (1.0,)])
+def test_bad_pairwise_layers_are_refused(bad):
+  from gaplab._errors import ConfigError
+  with pytest.raises(ConfigError, match="pairwise_layers"):
+    small_config(pairwise_layers=bad).validate()  # depth 3: layer 4 is out
+
+
+def test_chosen_layers_agree_with_all_layers(seeds_run, tmp_path, capsys):
+  """Pairwise statistics at chosen layers (in a lax.cond, the fast default's
+  path) give, at those layers, what the all-layers program gives; elsewhere
+  NaN and a histogram of -1, while the mean-cosine statistics are computed at
+  every layer. The saved run records the layers."""
+  from clihelp import run_cli
+  from gaplab.io import results
+  every = seeds_run  # pairwise statistics at every layer, checked vs the reference
+  out = engine.run(CHOSEN)
+  on = np.array(CHOSEN.measured_pairwise_layers())
+  off = np.setdiff1d(np.arange(CHOSEN.depth + 1), on)
+  for k in engine.STAT_KEYS:
+    got, want = out.arrays[k], every.arrays[k]
+    if k in stats.PAIRWISE + ("hist",):
+      # skipped layers: NaN, hist -1, as documented (and as with --no-pairwise)
+      np.testing.assert_array_equal(got[:, :, :, off], np.nan if k != "hist" else -1)
+      got, want = got[:, :, :, on], want[:, :, :, on]
+    if k == "hist":  # the same bins of the same cosines: counts are exact
+      np.testing.assert_array_equal(got, want)
+      continue
+    # float64, the same operations on the same numbers: XLA may fuse the
+    # conditional's branch differently from the unconditional program, i.e.
+    # at most reorder sums of O(1) terms (~1e-16 of each statistic; on the
+    # CPU they agree bitwise); a wrong layer or variant differs by > 1e-3
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=k)
+  # the command line: the layers are recorded as asked and resolved
+  rc, _, err = run_cli(CHOSEN_ARGV + ["--out", str(tmp_path / "run")], capsys)
+  assert rc == 0, err
+  run = results.load_run(str(tmp_path / "run"))
+  assert run.meta["config"]["pairwise_layers"] == [0, 2]
+  assert run.meta["resolved"]["pairwise_layers"] == [0, 2]
+  for k in engine.STAT_KEYS:
+    np.testing.assert_array_equal(run.arrays[k], out.arrays[k], err_msg=k)
+  rc, _, err = run_cli(CHOSEN_ARGV + ["--pairwise-layers", "1,4", "--out",
+                                      str(tmp_path / "never")], capsys)
+  assert rc == 2 and err.count("\n") == 1
+  assert err.startswith("gaplab cone: error: argument --pairwise-layers: expected")
+
+
+def _jaxprs(jaxpr):
+  """``jaxpr`` and every jaxpr nested in its equations (scan, cond, pjit)."""
+  import jax.extend
+  yield jaxpr
+  for eqn in jaxpr.eqns:
+    for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+      yield from _jaxprs(sub)
+
+
+def test_pairwise_condition_stays_a_cond_under_the_seed_vmap():
+  """Under vmap a lax.cond with a batched predicate becomes a select that
+  runs both branches; the layer flag is not batched, so the sweep's program
+  (vmapped over seeds) keeps a real cond, with a scalar predicate, and
+  skipped layers cost no Gram."""
+  import jax
+  stacks = engine.family_stacks(CHOSEN.variants())
+  plan = engine.Plan(
+      families=tuple((f, engine.segments(vs)) for f, vs in stacks.items()),
+      block=CHOSEN.block, depth=CHOSEN.depth, width=CHOSEN.widths[0],
+      input_dim=CHOSEN.input_dim, n_samples=CHOSEN.n_samples, inputs="gaussian",
+      n_bins=CHOSEN.n_bins, pair_block=CHOSEN.pair_block, pairwise=True,
+      dtype="float32", precision="highest",
+      pairwise_layers=CHOSEN.measured_pairwise_layers())
+  params = engine.family_params(CHOSEN, stacks, CHOSEN.widths[0], CHOSEN.input_dim,
+                                np.float32)
+  closed = jax.make_jaxpr(engine.compiled(plan))(engine.seed_keys(CHOSEN), None, params)
+  conds = [e for j in _jaxprs(closed.jaxpr) for e in j.eqns if e.primitive.name == "cond"]
+  assert len(conds) == 1
+  assert conds[0].invars[0].aval.shape == ()
+  # and the check can fail: with every layer on, the body has no cond at all
+  every = jax.make_jaxpr(engine.compiled(
+      dataclasses.replace(plan, pairwise_layers=None)))(engine.seed_keys(CHOSEN), None, params)
+  assert not [e for j in _jaxprs(every.jaxpr) for e in j.eqns if e.primitive.name == "cond"]

@@ -279,3 +279,60 @@ def test_chunked_pairwise_equals_full_matrix(case):
       # float64 rounding of O(1) numbers
       np.testing.assert_allclose(got[k], want[k], rtol=0, atol=1e-12, err_msg=k)
     assert_hist_close(got["hist"], x, n_bins)
+
+
+# -- the histogram: its binning rule and its batched counting ----------------------
+
+
+def _floor_rule(dist, n_bins):
+  """NumPy float64 form of the library's bin rule: bin of cos = 1 - D is
+  floor((cos + 1) n_bins / 2), clipped to [0, n_bins - 1]."""
+  idx = np.clip(np.floor((2.0 - np.asarray(dist, np.float64)) * (n_bins / 2)), 0, n_bins - 1)
+  return np.bincount(idx.astype(np.int64).ravel(), minlength=n_bins)
+
+
+def test_histogram_ties_and_batches_follow_the_floor_rule():
+  """``stats.histogram`` under two vmaps (the sweep's seeds x variants, which
+  fold into one 1-D count) on distances that sit exactly on bin edges.
+
+  Ties: with 4 bins the edges -1, -0.5, 0, 0.5, 1 of cos and D = 1 - cos are
+  exact in binary, so floor((2 - D) * 2) is exact: a cosine on an interior
+  edge goes to the bin above it, cos = 1 to the last bin and cos = -1 to the
+  first (np.histogram's convention), and cosines rounded past +-1 are clipped
+  into the end bins. Masked entries are not counted."""
+  n_bins = 4
+  edges_d = np.array([2.0, 1.5, 1.0, 0.5, 0.0, -1e-16, 2.0 + 1e-15])  # cos -1 .. 1, past
+  rng = np.random.default_rng(8)
+  dist = np.concatenate([np.tile(edges_d, (2, 3, 1)), rng.uniform(0, 2, (2, 3, 40))], -1)
+  mask = rng.uniform(size=dist.shape) < 0.8
+  f = jax.jit(jax.vmap(jax.vmap(functools.partial(stats.histogram, n_bins=n_bins))))
+  got, got_masked = np.asarray(f(dist)), np.asarray(f(dist, mask=mask))
+  cos = np.clip(1 - dist, -1, 1)
+  for s in range(2):
+    for v in range(3):
+      want = _floor_rule(dist[s, v], n_bins)
+      np.testing.assert_array_equal(got[s, v], want)
+      np.testing.assert_array_equal(got[s, v], ref.pair_histogram(cos[s, v], n_bins))
+      np.testing.assert_array_equal(got_masked[s, v],
+                                    _floor_rule(dist[s, v][mask[s, v]], n_bins))
+  # the edge values alone: one count per bin of cos -1, -0.5, 0, 0.5, two in
+  # the last (cos = 1 and 1 + 1e-16) and the first (cos = -1 and below)
+  np.testing.assert_array_equal(_floor_rule(edges_d, n_bins), [2, 1, 1, 3])
+
+
+def test_histogram_equals_float64_brute_force_over_all_pairs():
+  """The cone statistics' histogram, batched like the sweep (seeds x sets),
+  equals np.histogram of all N (N - 1) / 2 pair cosines computed in float64
+  by brute force: exactly, since no cosine here lies within 1e-9 of a bin
+  edge (checked), far beyond the ~1e-15 by which the two float64 cosines can
+  differ."""
+  n, d, n_bins = 20, 6, 9
+  rng = np.random.default_rng(21)
+  xs = rng.normal(size=(2, 3, n, d)) + np.array([0.0, 0.5, 2.0])[None, :, None, None]
+  f = jax.jit(jax.vmap(jax.vmap(functools.partial(stats.cone_stats, n_bins=n_bins, block=5))))
+  got = np.asarray(f(jnp.asarray(xs))["hist"])
+  for s in range(2):
+    for v in range(3):
+      pairs = ref.distinct_pairs(ref.cosine_matrix(xs[s, v]))
+      assert ref.near_edge_count(pairs, n_bins, 1e-9) == 0
+      np.testing.assert_array_equal(got[s, v], ref.pair_histogram(pairs, n_bins))
