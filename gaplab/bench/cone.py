@@ -130,8 +130,13 @@ def _time_engine(cfg, repeats):
 
 
 def cone(quick: bool = False, repeats: int = 3, reference_seeds=None, out=None,
-         size: str = "full"):
-  """Runs and prints the benchmark; ``size='tiny'`` is for smoke tests."""
+         size: str = "full", end_to_end: bool | None = None):
+  """Runs and prints the benchmark; ``size='tiny'`` is for smoke tests.
+
+  ``end_to_end`` (default: on except at ``size='tiny'``) also times the
+  default ``gaplab cone`` command in fresh processes against the PyTorch
+  notebook loop on the same grid (``bench.endtoend.cone``), when torch is
+  importable; it says so when it is not."""
   import os
   from gaplab._errors import ConfigError
   from gaplab.cone import presets
@@ -196,5 +201,12 @@ def cone(quick: bool = False, repeats: int = 3, reference_seeds=None, out=None,
   print(f"  numpy reference (paper's notebook loop)       {ref_scaled:7.2f} s{extra}")
   print(f"  sanity, ReLU layer {lay} mean cosine (diag), mean over seeds: engine "
         f"{eng_relu:.4f}, reference {ref_relu:.4f} (different random draws)")
+  if end_to_end is None:
+    end_to_end = size != "tiny"
+  if end_to_end:
+    from gaplab.bench import endtoend
+    row = endtoend.cone(cfg)
+    report["end_to_end"] = row
+    print("\n".join(endtoend.lines(f"default command ({row['command']})", row)))
   report_mod.write(report, out)
   return report

@@ -13,6 +13,12 @@ the same R runs, all jitted:
   called from Python for every step of every run (the common hand-written
   loop; measured on a few runs and scaled to R).
 
+The workload logs what the PyTorch reference (``gaplab.bench.torch_workloads``)
+computes: the loss every step, the metrics every ``eval_every`` = 25 steps
+(``log_every`` = ``eval_every``: the training batch's geometry at those steps,
+the evaluation set's at the evaluations), and no loss term or amendment it
+has not (``train.for_runs``).
+
 Reported per width: warm times (best of ``repeats``), run-steps per second,
 and the ratios; compile times separately; a log-log fit of the time per
 run-step against width for each way. A sanity check compares the vmapped
@@ -43,9 +49,10 @@ SIZES = {"full": dict(runs=64, widths=(16, 32, 64, 128), steps=200, step_loop_ru
 def _config(width: int, runs: int, steps: int, size: str) -> dict:
   """The quick two-tower preset (``training.presets``) at this width, with 8
   temperatures and a constant learning rate; ``taus`` is the grid."""
-  over = dict(width=width, steps=steps, eval_every=steps // 2 if size == "tiny" else 25,
+  every = steps // 2 if size == "tiny" else 25
+  over = dict(width=width, steps=steps, eval_every=every, log_every=every,
               seeds=runs // 8, mismatch=[0.2], taus=np.geomspace(1, 0.01, 8).tolist(),
-              lr_schedule="constant", warmup_steps=0, log_every=1)
+              lr_schedule="constant", warmup_steps=0)
   if size == "tiny":
     over.update(n_train=64, n_eval=16, batch_size=16, view_dim=16, embed_dim=8)
   else:
@@ -84,10 +91,10 @@ def _step_loop(spec, data, hp, keys, params0, runs):
 
 def _one_width(width, runs, steps, step_loop_runs, repeats, size):
   cfg = _config(width, runs, steps, size)
-  spec = train_sweep.resolve_spec(cfg)
-  data = train_sweep.make_data(cfg, spec, 0.2)
+  data = train_sweep.make_data(cfg, train_sweep.resolve_spec(cfg), 0.2)
   variants = [train_sweep.variant(cfg, tau_start=t, tau_end=t) for t in cfg["taus"]]
   hp_np, seeds = train_sweep.grid(cfg, variants)
+  spec = train.for_runs(train_sweep.resolve_spec(cfg), hp_np)
   hp = {k: jnp.asarray(v, jnp.int32 if k == "tau_mode" else jnp.float32)
         for k, v in hp_np.items()}
   params0, keys = train_sweep.init_params(cfg, spec, seeds)

@@ -9,7 +9,7 @@ all arrays (``HYPER``), so one compiled program trains a whole grid:
   log tau(t) = log tau_start + s(u) log(tau_end / tau_start), s(u) = u or
   (1 - cos(pi u)) / 2, u = min(1, t / (``tau_ramp`` (T - 1))): the schedule
   reaches tau_end at the fraction ``tau_ramp`` of training and holds it after;
-* ``lr``, ``lr_tau``: Adam's learning rates (``optax.inject_hyperparams``) of
+* ``lr``, ``lr_tau``: Adam's learning rates (``optax.scale_by_adam`` times a traced rate) of
   the towers and of the log logit scale (a separate Adam, as its step size
   is what a "smaller learning rate for the temperature" changes: Adam is
   invariant to rescaling a gradient);
@@ -37,9 +37,23 @@ cosine decay to 0 at the run's end H = horizon x T, f(t) = (1 + cos(pi (t -
 warmup) / (H - warmup))) / 2; f = 0 from H on. The step loop is a
 ``lax.scan`` of ``eval_every`` steps inside a ``lax.scan`` over evaluations, so evaluation costs nothing
 between its points (no ``cond`` under vmap). Loss: the symmetric CLIP InfoNCE
-(``gaplab.contrastive.losses``) of the batch, plus the two terms. Logged every step on the
-training batch (true pairs, unswapped): loss, clip, tau and ``metrics.NAMES``;
-every ``eval_every`` steps, and at step 0, the same on the fixed evaluation set
+(``gaplab.contrastive.losses``) of the batch, plus the two terms.
+
+Optional parts are static (``Spec.terms``, from the grid by ``for_runs``): a
+program whose runs never swap (``swap`` = 0), never weight alignment or
+uniformity (``w_align``, ``w_unif`` = 0) or never amend compiles without them;
+their contribution is exactly 0 there, so the numbers are those of the full
+program up to float32 summation order (the swap draws have keys of their own).
+
+Logged on the training batch (true pairs, unswapped): loss, clip and tau every
+step (by-products of the loss); ``metrics.NAMES`` (gap, paired cosine,
+alignment, uniformity, top-1: two more Gram matrices, a logsumexp and two
+argmaxes over the batch) every ``log_every`` steps, at steps 0, k, 2k, ...,
+inside a ``cond`` on the step index (shared by every run, so under vmap it stays a
+branch: the other steps skip it) and NaN in between; ``thin`` reduces such
+per-step logs to one entry per window of k steps (loss, clip, tau: the window
+mean; the metrics: their value at the window's first step). Every
+``eval_every`` steps, and at step 0, everything on the fixed evaluation set
 (matched pairs of the same world).
 """
 from __future__ import annotations
@@ -51,10 +65,11 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
+import numpy as np
 
 from gaplab.contrastive import losses
 from gaplab.contrastive import metrics
+import optax
 from gaplab.training import towers
 from gaplab.contrastive.pairs import Pairs
 
@@ -63,6 +78,9 @@ HYPER = ("tau_start", "tau_end", "tau_mode", "tau_ramp", "lr", "lr_tau", "horizo
 TAU_MODES = ("fixed", "learnable", "linear", "cosine")
 LR_SCHEDULES = ("constant", "cosine")
 LOGGED = ("loss", "clip", "tau") + metrics.NAMES
+EVERY_STEP = ("loss", "clip", "tau")  # logged every step; metrics.NAMES every log_every
+# optional parts of the program, by the hyperparameter that switches them on
+TERMS = {"swap": "swap", "align": "w_align", "unif": "w_unif", "amend": "amend"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +94,21 @@ class Spec:
   eval_every: int = 20
   lr_schedule: str = "constant"  # one of LR_SCHEDULES
   warmup: int = 0  # linear warm-up steps of the learning rate
+  log_every: int = 1  # training-batch metrics at steps 0, k, 2k, ... (a divisor of steps)
+  terms: tuple = tuple(TERMS)  # the optional parts compiled in (``for_runs``)
+
+
+def terms_of(hp: dict) -> tuple:
+  """The optional parts (``TERMS``) some run of ``hp`` uses (its switch > 0);
+  all of them when ``hp`` is traced (its values unknown)."""
+  if any(isinstance(hp[k], jax.core.Tracer) for k in TERMS.values()):
+    return tuple(TERMS)
+  return tuple(t for t, k in TERMS.items() if np.any(np.asarray(hp[k]) > 0))
+
+
+def for_runs(spec: Spec, hp: dict) -> Spec:
+  """``spec`` compiling only the optional parts the runs ``hp`` use."""
+  return dataclasses.replace(spec, terms=terms_of(hp))
 
 
 def procrustes(x_hat, y_hat):
@@ -96,8 +129,12 @@ def tau_at(hp: dict, log_scale, t, steps: int):
 
 
 def _embed(spec: Spec, params, rot, x_view, y_view):
+  """Unit image and text embeddings, the text side through ``rot`` (the identity,
+  not applied, when the program has no amendment)."""
   x, y = towers.apply_pair(spec.share, spec.image, spec.text, params, x_view, y_view)
-  return losses.normalize_rows(x), losses.normalize_rows(jnp.matmul(y, rot, precision="highest"))
+  if "amend" in spec.terms:
+    y = jnp.matmul(y, rot, precision="highest")
+  return losses.normalize_rows(x), losses.normalize_rows(y)
 
 
 def _clip(cos, tau):
@@ -118,6 +155,10 @@ def _grams(x_hat, y_hat):
   return metrics.gram(x_hat, y_hat), metrics.gram(x_hat, x_hat), metrics.gram(y_hat, y_hat)
 
 
+def _mean_unif(grams):
+  return 0.5 * (metrics.uniformity_from_gram(grams[1]) + metrics.uniformity_from_gram(grams[2]))
+
+
 def _measure(x_hat, y_hat, tau, grams=None, loss=None, unif=None) -> dict:
   grams = _grams(x_hat, y_hat) if grams is None else grams
   clip = _clip(grams[0], tau)
@@ -126,13 +167,54 @@ def _measure(x_hat, y_hat, tau, grams=None, loss=None, unif=None) -> dict:
 
 
 def _objective(params, spec, hp, rot, xb, yb, swap_mask, t):
+  """(loss, (x_hat, y_hat, tau, grams, unif)): grams = (x y^T, x x^T, y y^T),
+  or (x y^T,) alone when neither swapping nor uniformity needs the other two."""
   tau = tau_at(hp, params["log_scale"], t, spec.steps)
   x_hat, y_hat = _embed(spec, params["towers"], rot, xb, yb)
-  grams = _grams(x_hat, y_hat)
-  unif = 0.5 * (metrics.uniformity_from_gram(grams[1]) + metrics.uniformity_from_gram(grams[2]))
-  loss = (_clip(swapped_cos(grams, swap_mask), tau)
-          + hp["w_align"] * metrics.alignment(x_hat, y_hat) + hp["w_unif"] * unif)
+  swap, unif_on = "swap" in spec.terms, "unif" in spec.terms
+  grams = _grams(x_hat, y_hat) if swap or unif_on else (metrics.gram(x_hat, y_hat),)
+  loss = _clip(swapped_cos(grams, swap_mask) if swap else grams[0], tau)
+  if "align" in spec.terms:
+    loss = loss + hp["w_align"] * metrics.alignment(x_hat, y_hat)
+  unif = _mean_unif(grams) if unif_on else None
+  if unif_on:
+    loss = loss + hp["w_unif"] * unif
   return loss, (x_hat, y_hat, tau, grams, unif)
+
+
+def _batch_logs(spec: Spec, t, x_hat, y_hat, tau, grams, loss, unif) -> dict:
+  """``LOGGED`` on the training batch at step t: ``EVERY_STEP`` always, the
+  metrics at steps 0, k, 2k, ... (k = ``log_every``; NaN elsewhere)."""
+  def measure(x_hat, y_hat, grams, unif):
+    full = grams if len(grams) == 3 else _grams(x_hat, y_hat)
+    return metrics.all_metrics(x_hat, y_hat, full, unif)
+  ops = (x_hat, y_hat, grams, unif)
+  if spec.log_every == 1:
+    geo = measure(*ops)
+  else:
+    nan = lambda *_: jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype),
+                                  jax.eval_shape(measure, *ops))
+    geo = jax.lax.cond(t % spec.log_every == 0, measure, nan, *ops)
+  return dict(geo, clip=_clip(grams[0], tau), tau=tau, loss=loss)
+
+
+def thin(logs: dict, k: int) -> dict:
+  """Per-step training logs {name: (..., steps)} as {name: (..., steps / k)}:
+  ``EVERY_STEP`` names as means over windows of k consecutive steps (NumPy
+  input: summed in float64, returned in its dtype), the metrics at each
+  window's first step (where ``step`` measured them)."""
+  if k == 1:
+    return logs
+  out = {}
+  for name, a in logs.items():
+    w = a.reshape(*a.shape[:-1], -1, k)
+    if name not in EVERY_STEP:
+      out[name] = w[..., 0]
+    elif isinstance(a, np.ndarray):
+      out[name] = w.mean(-1, dtype=np.float64).astype(a.dtype)
+    else:
+      out[name] = w.mean(-1)
+  return out
 
 
 class RunState(NamedTuple):
@@ -164,12 +246,15 @@ def lr_factor(spec: Spec, t, horizon=1.0):
   return jnp.where(t < end, jnp.where(t < spec.warmup, warm, after), 0.0)
 
 
-def _optimizer(hp):
-  adam = optax.inject_hyperparams(optax.adam)
-  labels = lambda p: {"towers": jax.tree.map(lambda _: "towers", p["towers"]),
-                      "log_scale": "log_scale"}
-  return optax.multi_transform({"towers": adam(learning_rate=hp["lr"]),
-                                "log_scale": adam(learning_rate=hp["lr_tau"])}, labels)
+# Adam's direction (optax.scale_by_adam, its defaults) times a traced learning
+# rate per subtree. optax's multi_transform of two inject_hyperparams Adams is
+# the same arithmetic in many more small operations, and compiling them took
+# about half of the training step's compile time on CPU.
+_ADAM = optax.scale_by_adam()
+
+
+def _learning_rates(hp):
+  return {"towers": hp["lr"], "log_scale": hp["lr_tau"]}
 
 
 def _shuffle(consts: RunConsts, n: int, epoch):
@@ -177,21 +262,25 @@ def _shuffle(consts: RunConsts, n: int, epoch):
 
 
 def start(spec: Spec, train: Pairs, evals: Pairs, hp: dict, key, params0):
-  """(RunState, RunConsts) of a run at step 0 (after any Procrustes amendment)."""
+  """(RunState, RunConsts) of a run at step 0 (after any Procrustes amendment;
+  ``order`` is a placeholder: every epoch's first step, step 0 too, draws it)."""
   k_order, k_swap = jax.random.split(key)
   m = evals.image.shape[0]
   dtype = train.image.dtype
-  x0, y0 = _embed(spec, params0, jnp.eye(_embed_dim(spec), dtype=dtype),
-                  train.image[:m], train.text[:m])
-  rot = jnp.where(hp["amend"] > 0, procrustes(x0, y0), jnp.eye(x0.shape[1], dtype=dtype))
+  eye = jnp.eye(_embed_dim(spec), dtype=dtype)
+  rot = eye
+  if "amend" in spec.terms:
+    x0, y0 = _embed(spec, params0, eye, train.image[:m], train.text[:m])
+    rot = jnp.where(hp["amend"] > 0, procrustes(x0, y0), eye)
   params = {"towers": params0, "log_scale": jnp.log(1.0 / hp["tau_start"]).astype(dtype)}
-  consts = RunConsts(rot, k_order, k_swap)
-  return RunState(params, _optimizer(hp).init(params),
-                  _shuffle(consts, train.image.shape[0], 0)), consts
+  # step 0 draws the first epoch's order (one copy of the shuffle in the program)
+  order = jnp.arange(train.image.shape[0])
+  return RunState(params, _ADAM.init(params), order), RunConsts(rot, k_order, k_swap)
 
 
 def step(spec: Spec, train: Pairs, hp: dict, consts: RunConsts, state: RunState, t):
-  """One optimiser step at step index t: (new state, logs on the training batch)."""
+  """One optimiser step at step index t: (new state, logs on the training batch,
+  ``_batch_logs``). Under vmap, t must be shared by the runs (unbatched)."""
   n, b = train.image.shape[0], spec.batch_size
   per_epoch = n // b
   # a new order once per epoch; t is shared by every run, so under vmap this
@@ -199,15 +288,19 @@ def step(spec: Spec, train: Pairs, hp: dict, consts: RunConsts, state: RunState,
   order = jax.lax.cond(t % per_epoch == 0, lambda: _shuffle(consts, n, t // per_epoch),
                        lambda: state.order)
   idx = jax.lax.dynamic_slice_in_dim(order, (t % per_epoch) * b, b)
-  swap = jax.random.bernoulli(jax.random.fold_in(consts.k_swap, t), hp["swap"], (b,))
+  swap = (jax.random.bernoulli(jax.random.fold_in(consts.k_swap, t), hp["swap"], (b,))
+          if "swap" in spec.terms else None)
   (loss, (x_hat, y_hat, tau, grams, unif)), g = jax.value_and_grad(_objective, has_aux=True)(
       state.params, spec, hp, consts.rot, train.image[idx], train.text[idx], swap, t)
   g = dict(g, log_scale=g["log_scale"] * (hp["tau_mode"] == 1))
-  updates, opt_state = _optimizer(hp).update(g, state.opt_state, state.params)
+  direction, opt_state = _ADAM.update(g, state.opt_state)
+  updates = {k: jax.tree.map(lambda d, lr=lr: (-1 * lr) * d, direction[k])
+             for k, lr in _learning_rates(hp).items()}
   f = lr_factor(spec, t, hp["horizon"])
   updates = jax.tree.map(lambda u: (f * u).astype(u.dtype), updates)
-  params = optax.apply_updates(state.params, updates)
-  return RunState(params, opt_state, order), _measure(x_hat, y_hat, tau, grams, loss, unif)
+  params = jax.tree.map(lambda p, u: (p + u).astype(p.dtype), state.params, updates)
+  return RunState(params, opt_state, order), _batch_logs(spec, t, x_hat, y_hat, tau, grams,
+                                                        loss, unif)
 
 
 def evaluate(spec: Spec, evals: Pairs, hp: dict, consts: RunConsts, params, t) -> dict:
@@ -226,9 +319,11 @@ def advance(spec: Spec, train: Pairs, evals: Pairs, hp: dict, consts: RunConsts,
             state: RunState, first, n_intervals: int):
   """Evaluation intervals ``first .. first + n_intervals - 1`` of a run
   (``eval_every`` steps each, then an evaluation), state in, state out:
-  (state, train logs {name: (n_intervals * eval_every,)}, evaluations {name:
-  (n_intervals,)}). Runs of one program in consecutive pieces equal the
-  whole, so a long run can stop and go on from a checkpoint of its state."""
+  (state, per-step train logs {name: (n_intervals * eval_every,)} (``step``;
+  ``thin`` them by ``log_every`` when the first step is a multiple of it),
+  evaluations {name: (n_intervals,)}). Runs of one program in consecutive
+  pieces equal the whole, so a long run can stop and go on from a checkpoint
+  of its state."""
   def interval(state, i):
     state, logs = jax.lax.scan(functools.partial(step, spec, train, hp, consts), state,
                                i * spec.eval_every + jnp.arange(spec.eval_every))
@@ -240,12 +335,13 @@ def advance(spec: Spec, train: Pairs, evals: Pairs, hp: dict, consts: RunConsts,
 
 
 def train_one(spec: Spec, train: Pairs, evals: Pairs, hp: dict, key, params0):
-  """One run, for vmapping: returns (final params, {"train": {name: (steps,)},
-  "eval": {name: (steps // eval_every + 1,)}, "rotation": (D, D)})."""
+  """One run, for vmapping: returns (final params, {"train": {name: (steps //
+  log_every,)} (``thin``), "eval": {name: (steps // eval_every + 1,)},
+  "rotation": (D, D)})."""
   state, consts, first = begin(spec, train, evals, hp, key, params0)
   state, logs, ev = advance(spec, train, evals, hp, consts, state, 0,
                             spec.steps // spec.eval_every)
-  history = {"train": logs,
+  history = {"train": thin(logs, spec.log_every),
              "eval": jax.tree.map(lambda f, r: jnp.concatenate([f[None], r]), first, ev),
              "rotation": consts.rot}
   return state.params, history

@@ -41,10 +41,11 @@ def _joined(parts: list, first: dict | None = None) -> dict:
   return {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
 
 
-def train_chunk(part, begin, advance, spec: train.Spec, per: int, log_every: int,
-                ckpt=None, writer: bool = True, axis: str = "run") -> dict:
+def train_chunk(part, begin, advance, spec: train.Spec, per: int, ckpt=None,
+                writer: bool = True, axis: str = "run") -> dict:
   """The history of one chunk of runs (``part`` = (hp, keys, params0), rows
-  on the devices): {"train": {name: (runs, steps / log_every)}, "eval":
+  on the devices): {"train": {name: (runs, steps / log_every)} (``train.thin``
+  of each segment's steps), "eval":
   {name: (runs, evaluations + 1)}, "rotation": (runs, D, D)}, NumPy.
 
   ``begin(part)`` and ``advance((hp, consts, state), first)`` are the compiled
@@ -69,7 +70,7 @@ def train_chunk(part, begin, advance, spec: train.Spec, per: int, log_every: int
     state = _on_devices(jax.tree.unflatten(treedef, state_host), axis)
     state, seg_logs, seg_evals = advance((hp, consts, state), np.int32(done))
     state_host = jax.tree.leaves(chunks.gather(state))
-    logs.append({k: window_means(v, log_every) for k, v in chunks.gather(seg_logs).items()})
+    logs.append(train.thin(chunks.gather(seg_logs), spec.log_every))
     evals.append(chunks.gather(seg_evals))
     done += per
     if ckpt is not None and writer and done < n_int:
@@ -86,11 +87,3 @@ def _latest(ckpt):
   step = ckpt.latest()
   return None if step is None else ckpt.restore(step)
 
-
-def window_means(a, stride: int):
-  """(..., steps) -> (..., steps / stride): means over consecutive windows,
-  summed in float64, in the input's dtype (how long runs log at a stride)."""
-  a = np.asarray(a)
-  if stride == 1:
-    return a
-  return a.reshape(*a.shape[:-1], -1, stride).mean(-1, dtype=np.float64).astype(a.dtype)

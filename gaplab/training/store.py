@@ -7,8 +7,9 @@ arrays ``train_NAME`` (setting, mismatch, run, step) and ``eval_NAME``
 (setting, mismatch, run, eval point) for NAME in ``train.LOGGED``, the runs'
 seeds and variants, config, provenance and a tidy table of the final
 evaluation. Long runs log the training batch at a stride: with ``log_every``
-= k each ``train_NAME`` entry is the mean over k consecutive steps (coords
-``step``: the first step of each window). ``summary`` reduces a saved run to
+= k each ``train_NAME`` entry covers k consecutive steps (coords ``step``: the
+first step of each window): loss, clip and tau their mean, the metrics
+(``metrics.NAMES``) their value at that first step (``train.thin``). ``summary`` reduces a saved run to
 per-variant means and sds; ``plateau`` applies the convergence criterion.
 """
 from __future__ import annotations

@@ -19,6 +19,8 @@ defaults lr, lr_tau, tau_ramp, swap, w_align, w_unif.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import math
 
@@ -54,13 +56,15 @@ def resolve_spec(cfg: dict) -> train.Spec:
   """The static program of ``cfg``; raises ConfigError naming a bad key."""
   image, text = _tower(cfg, "image"), _tower(cfg, "text")
   towers.check_share(cfg["share"], image, text)
+  log_every = cfg.get("log_every", 1)
   for key, lo in (("steps", 1), ("batch_size", 2), ("eval_every", 1), ("n_train", 2),
                   ("n_eval", 2), ("seeds", 1), ("run_chunk", 0)):
     if cfg[key] < lo:
       raise ConfigError(key, f"expected an integer >= {lo}, got {cfg[key]!r}")
-  if cfg["steps"] % cfg["eval_every"]:
-    raise ConfigError("eval_every", f"expected a divisor of steps = {cfg['steps']}, "
-                      f"got {cfg['eval_every']}")
+  for key, every in (("eval_every", cfg["eval_every"]), ("log_every", log_every)):
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1 \
+        or cfg["steps"] % every:
+      raise ConfigError(key, f"expected a divisor of steps = {cfg['steps']}, got {every!r}")
   if cfg["lr_schedule"] not in train.LR_SCHEDULES:
     raise ConfigError("lr_schedule", f"expected one of {', '.join(train.LR_SCHEDULES)}, "
                       f"got {cfg['lr_schedule']!r}")
@@ -75,19 +79,26 @@ def resolve_spec(cfg: dict) -> train.Spec:
     raise ConfigError("n_eval", f"expected at most n_train = {cfg['n_train']} (the "
                       f"Procrustes map uses that many training pairs), got {cfg['n_eval']}")
   return train.Spec(image, text, cfg["share"], cfg["steps"], cfg["batch_size"],
-                    cfg["eval_every"], cfg["lr_schedule"], cfg["warmup_steps"])
+                    cfg["eval_every"], cfg["lr_schedule"], cfg["warmup_steps"], log_every)
 
 
 def make_data(cfg: dict, spec: train.Spec, mismatch: float):
-  """(training pairs with ``mismatch``, matched evaluation pairs), one world."""
-  key = jax.random.key(cfg["data_seed"])
-  w = pairs.world(jax.random.fold_in(key, 0), latent_dim=cfg["latent_dim"],
-                  view_dims=(spec.image.view_dim, spec.text.view_dim),
-                  n_classes=cfg["n_classes"])
-  kw = dict(noise=cfg["noise"], class_spread=cfg["class_spread"])
-  return (pairs.make_pairs(jax.random.fold_in(key, 1), cfg["n_train"], w,
-                           mismatch=mismatch, **kw),
-          pairs.make_pairs(jax.random.fold_in(key, 2), cfg["n_eval"], w, **kw))
+  """(training pairs with ``mismatch``, matched evaluation pairs), one world
+  (one compiled program: eagerly it is dozens of small ones)."""
+  return _task(cfg["data_seed"], cfg["latent_dim"], (spec.image.view_dim, spec.text.view_dim),
+               cfg["n_classes"], cfg["noise"], cfg["class_spread"], cfg["n_train"],
+               cfg["n_eval"], mismatch)
+
+
+@functools.partial(jax.jit, static_argnums=tuple(range(9)))
+def _task(data_seed, latent_dim, view_dims, n_classes, noise, class_spread, n_train, n_eval,
+          mismatch):
+  key = jax.random.key(data_seed)
+  w = pairs.world(jax.random.fold_in(key, 0), latent_dim=latent_dim, view_dims=view_dims,
+                  n_classes=n_classes)
+  kw = dict(noise=noise, class_spread=class_spread)
+  return (pairs.make_pairs(jax.random.fold_in(key, 1), n_train, w, mismatch=mismatch, **kw),
+          pairs.make_pairs(jax.random.fold_in(key, 2), n_eval, w, **kw))
 
 
 def check_hyper(hp: dict) -> None:
@@ -142,13 +153,19 @@ def grid(cfg: dict, variants: list[dict]):
 
 
 def init_params(cfg: dict, spec: train.Spec, seed_index):
-  """Per-seed tower parameters (eager, vmapped) and run keys, gathered per run."""
-  base = jax.random.key(cfg["seed"])
-  seed_keys = jax.vmap(lambda s: jax.random.fold_in(base, s))(np.arange(cfg["seeds"]))
-  p = jax.vmap(lambda k: towers.init_pair(spec.share, spec.image, spec.text,
+  """Per-seed tower parameters (vmapped, one compiled program) and run keys,
+  gathered per run."""
+  return _init(spec.share, spec.image, spec.text, cfg["seed"], cfg["seeds"],
+               jnp.asarray(seed_index))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
+def _init(share: str, image, text, seed: int, seeds: int, idx):
+  base = jax.random.key(seed)
+  seed_keys = jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(seeds))
+  p = jax.vmap(lambda k: towers.init_pair(share, image, text,
                                           jax.random.fold_in(k, 0)))(seed_keys)
   order = jax.vmap(lambda k: jax.random.fold_in(k, 1))(seed_keys)
-  idx = jnp.asarray(seed_index)
   return jax.tree.map(lambda a: a[idx], p), order[idx]
 
 
@@ -222,9 +239,12 @@ def auto_segment(cfg: dict) -> int:
 
 
 def sweep(cfg: dict, spec: train.Spec, data, hp: dict, seed_index, dtype=jnp.float32, *,
-          chunk: int | None = None, store=None, prefix: str = "runs", log_every: int = 1):
+          chunk: int | None = None, store=None, prefix: str = "runs",
+          log_every: int | None = None):
   """Trains every run; returns the history as NumPy arrays with a leading run
-  axis (training logs as ``log_every``-step window means).
+  axis (training logs thinned by ``log_every``, default ``spec.log_every``:
+  ``train.thin``). The program compiles only the optional parts the runs use
+  (``train.for_runs``).
 
   Runs are chunked (``chunk`` runs per call over all devices; default:
   ``run_chunk`` per device, ``chunks.global_chunk``); each chunk trains in segments of
@@ -233,6 +253,8 @@ def sweep(cfg: dict, spec: train.Spec, data, hp: dict, seed_index, dtype=jnp.flo
   inside a chunk of several segments, the state is checkpointed with orbax
   after every segment, so a killed sweep resumes mid-run with the same numbers.
   """
+  spec = train.for_runs(spec if log_every is None else
+                        dataclasses.replace(spec, log_every=log_every), hp)
   as_dtype = lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a
   train_pairs, eval_pairs = jax.tree.map(as_dtype, data)
   params0, keys = init_params(cfg, spec, seed_index)
@@ -250,7 +272,7 @@ def sweep(cfg: dict, spec: train.Spec, data, hp: dict, seed_index, dtype=jnp.flo
     if store is not None and spec.steps // spec.eval_every > per:
       from gaplab.io import checkpoints
       ckpt = checkpoints.Checkpoints(store.checkpoint_dir(name))
-    return segments.train_chunk(part, begin, advance, spec, per, log_every, ckpt,
+    return segments.train_chunk(part, begin, advance, spec, per, ckpt,
                                 writer=store is None or store.writer, axis="run")
 
   return chunks.chunked(run_chunk, (hp, keys, params0), r, chunk, axis="run", store=store,

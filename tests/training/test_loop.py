@@ -1,4 +1,5 @@
 """Two-tower training: data, metrics, Procrustes, schedules and the vmapped program."""
+import dataclasses
 import math
 
 import jax
@@ -171,6 +172,28 @@ def test_vmapped_runs_equal_single_runs():
     for part in ("train", "eval"):
       for k in train.LOGGED:  # float64 throughout: only summation order may differ
         np.testing.assert_allclose(hist[part][k][r], h[part][k], rtol=1e-9, atol=1e-11)
+
+
+def test_strided_metrics_and_unused_terms_change_no_number():
+  # the program with every optional part, logging everything every step, against
+  # the one the grid needs (no swap, alignment, uniformity or amendment compiled
+  # in) logging the metrics every 5 steps: in float64 only summation order differs
+  spec, data, hp, seeds = _setup(tau_start=0.1, tau_end=0.1)
+  assert train.terms_of(hp) == () and spec.terms == tuple(train.TERMS)
+  hp = {k: jnp.asarray(v) for k, v in hp.items()}
+  params0, keys = train_sweep.init_params(CFG, spec, seeds)
+  params0 = jax.tree.map(lambda a: a.astype(jnp.float64), params0)
+  full = train.train_runs(spec, *data, hp, keys, params0)[1]
+  lean = dataclasses.replace(train.for_runs(spec, hp), log_every=5)
+  got = train.train_runs(lean, *data, hp, keys, params0)[1]
+  for k in train.LOGGED:
+    every = np.asarray(full["train"][k])  # (runs, steps)
+    want = (every.reshape(2, -1, 5).mean(-1) if k in train.EVERY_STEP else every[:, ::5])
+    np.testing.assert_allclose(got["train"][k], want, rtol=1e-10, atol=1e-12, err_msg=k)
+    np.testing.assert_allclose(got["eval"][k], full["eval"][k], rtol=1e-10, atol=1e-12)
+  assert got["train"]["gap"].shape == (2, CFG["steps"] // 5)
+  # traced hyperparameters: every optional part stays in
+  assert jax.jit(lambda h: jnp.asarray(len(train.terms_of(h))))(hp) == len(train.TERMS)
 
 
 def test_short_run_reduces_the_loss_and_logs_consistent_metrics():
