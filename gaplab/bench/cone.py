@@ -76,13 +76,7 @@ def numpy_reference(cfg: ConeConfig, n_seeds: int):
   return time.perf_counter() - t0, out
 
 
-def _best(f, repeats):
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(f())
-    times.append(time.perf_counter() - t0)
-  return min(times)
+_best = report_mod.best_of
 
 
 def gemm_rate(shapes, repeats: int = 5) -> dict:

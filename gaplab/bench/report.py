@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from gaplab._errors import ConfigError
 
@@ -20,3 +21,14 @@ def write(report: dict, out: str | None) -> None:
     with open(out, "w") as f:
       json.dump(report, f, indent=2)
     print(f"wrote {out}")
+
+
+def best_of(f, repeats: int) -> float:
+  """The fastest of ``repeats`` timed calls of ``f`` (its result blocked on)."""
+  import jax
+  times = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    jax.block_until_ready(f())
+    times.append(time.perf_counter() - t0)
+  return min(times)

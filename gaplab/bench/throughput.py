@@ -22,6 +22,8 @@ import time
 import jax
 import jax.numpy as jnp
 
+from gaplab.bench import report as report_mod
+
 __all__ = ["PRESETS", "PRECISIONS", "gemm_rate", "run"]
 
 PRESETS = {
@@ -32,15 +34,6 @@ PRESETS = {
 PRECISIONS = ("default", "highest")
 
 
-def _best(f, repeats: int) -> float:
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(f())
-    times.append(time.perf_counter() - t0)
-  return min(times)
-
-
 def gemm_rate(batch: int, m: int, k: int, n: int, dtype: str, precision: str,
               repeats: int = 5) -> float:
   """FLOP/s of a jitted batched GEMM (batch, m, k) @ (batch, k, n)."""
@@ -48,7 +41,7 @@ def gemm_rate(batch: int, m: int, k: int, n: int, dtype: str, precision: str,
   b = jax.random.normal(jax.random.key(1), (batch, k, n), jnp.dtype(dtype))
   mm = jax.jit(lambda a, b: jnp.matmul(a, b, precision=precision))
   jax.block_until_ready(mm(a, b))
-  return 2.0 * batch * m * k * n / _best(lambda: mm(a, b), repeats)
+  return 2.0 * batch * m * k * n / report_mod.best_of(lambda: mm(a, b), repeats)
 
 
 def _row(cfg, repeats: int) -> dict:
@@ -61,7 +54,7 @@ def _row(cfg, repeats: int) -> dict:
   t0 = time.perf_counter()
   engine.run(cfg)
   cold = time.perf_counter() - t0
-  warm = _best(lambda: engine.run(cfg).arrays["mean_cos"], repeats)
+  warm = report_mod.best_of(lambda: engine.run(cfg).arrays["mean_cos"], repeats)
   flops = engine_flops(cfg)
   return {"precision": cfg.precision, "seed_chunk": chunk, "first_call_s": cold,
           "warm_s": warm, "tflops": flops / 1e12, "tflop_per_s": flops / warm / 1e12,
@@ -84,7 +77,6 @@ def run(size: str = "large", repeats: int = 2, out: str | None = None,
         startup: bool = True) -> dict:
   """Times the preset at both precisions (and start-up); prints; returns the
   report (JSON at ``out``)."""
-  from gaplab.bench import report as report_mod
   from gaplab.cone import presets
   from gaplab.io import provenance
   from gaplab._errors import ConfigError
