@@ -75,20 +75,21 @@ def test_layer_variances_follow_each_layers_fan_in():
 
 @pytest.mark.parametrize("block", ["linear-act", "act-linear", "linear-act-linear"])
 def test_prediction_matches_wide_float64_networks(block, tmp_path):
-  # Engine in float64 at width 2048 against the exact (all-pairs) prediction,
+  # Engine in float64 at width 1024 against the exact (all-pairs) prediction,
   # on one fixed input array (so seeds differ only in their weights). Per seed
   # the mean cosine scatters by O(1/sqrt(width)) and its expectation is off by
-  # O(1/width): allow 4 standard errors of the seed mean plus 2/width.
+  # O(1/width): allow 4 standard errors of the seed mean plus 2/width (at
+  # widths 1024 and 2048 the worst value used under half of this allowance).
   x = np.random.default_rng(0).standard_normal((16, 16)) * 1.5
   np.save(tmp_path / "x.npy", x)
-  cfg = ConeConfig(activations=("relu", "tanh", "gelu"), depth=3, widths=(2048,),
+  cfg = ConeConfig(activations=("relu", "tanh", "gelu"), depth=3, widths=(1024,),
                    inputs=str(tmp_path / "x.npy"), seeds=8, block=block,
                    dtype="float64", pairwise=False, sigma_w=(1.3,), sigma_b=(0.2,))
   measured = engine.run(cfg).arrays["mean_cos"][0]  # (variant, seed, layer)
   pred = theory.predict(cfg, n_pairs=10_000).arrays["mean_cos"][0]
   mean = measured.mean(axis=1)
   se = measured.std(axis=1, ddof=1) / math.sqrt(cfg.seeds)
-  np.testing.assert_array_less(np.abs(mean - pred), 4 * se + 2 / 2048)
+  np.testing.assert_array_less(np.abs(mean - pred), 4 * se + 2 / 1024)
   np.testing.assert_allclose(mean[:, 0], pred[:, 0], atol=1e-14)  # the inputs
 
 
